@@ -1,0 +1,153 @@
+using System.Security.Claims;
+using Hipache.Aspire.Admin.Validation;
+using Hipache.Aspire.RouteStore;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Hipache.Aspire.Admin.Apis;
+
+/// <summary><c>/v1/frontends</c>: one Hipache <c>frontend:&lt;host&gt;</c> list per resource.</summary>
+internal static class FrontendsApi
+{
+    public static RouteGroupBuilder MapFrontendsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var group = endpoints.MapGroup("/v1/frontends").WithTags("Frontends").RequireAuthorization();
+
+        group.MapGet("/{host}", GetAsync).WithName("GetFrontend").WithSummary("Reads one frontend with its backends and their dead marks.");
+        group.MapPut("/{host}", PutAsync).WithName("PutFrontend").WithSummary("Creates or replaces a frontend atomically.");
+        group.MapDelete("/{host}", DeleteAsync).WithName("DeleteFrontend").WithSummary("Deletes a frontend and its dead marks.");
+        group.MapPost("/{host}/backends", AddBackendAsync).WithName("AddBackend").WithSummary("Appends a backend; adding one already present changes nothing.");
+        group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).");
+        return group;
+    }
+
+    private static async Task<Results<Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> GetAsync(string host, RouteReader reader, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        var frontend = await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false);
+        if (frontend is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        var (dead, expiresAt) = await reader.GetDeadAsync(key, cancellationToken).ConfigureAwait(false);
+        var backends = frontend.Backends.Select((url, i) => new BackendView(url, dead.Contains(i), dead.Contains(i) ? expiresAt : null)).ToArray();
+        return TypedResults.Ok(new FrontendView(key, frontend.Identifier, backends));
+    }
+
+    private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ValidationProblem>> PutAsync(
+        string host, FrontendWrite body, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var hostError))
+        {
+            errors["host"] = [hostError!];
+        }
+
+        if (!RouteValidation.IsValidApp(body.App, out var appError))
+        {
+            errors["app"] = [appError!];
+        }
+
+        var backends = new List<string>();
+        var backendErrors = new List<string>();
+        var input = body.Backends ?? [];
+        if (input.Count > RouteValidation.MaxBackends)
+        {
+            backendErrors.Add($"At most {RouteValidation.MaxBackends} backends.");
+        }
+
+        foreach (var url in input)
+        {
+            if (RouteValidation.TryNormalizeBackend(url, out var normalized, out var urlError))
+            {
+                backends.Add(normalized);
+            }
+            else
+            {
+                backendErrors.Add(urlError!);
+            }
+        }
+
+        if (backendErrors.Count > 0)
+        {
+            errors["backends"] = [.. backendErrors];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var existed = await writer.ReplaceFrontendAsync(key, body.App!, backends, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "put-frontend", key, existed ? "replaced" : "created");
+        var view = new FrontendView(key, body.App!, [.. backends.Select(b => new BackendView(b, false, null))]);
+        return existed ? TypedResults.Ok(view) : TypedResults.Created($"/v1/frontends/{Uri.EscapeDataString(key)}", view);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteAsync(
+        string host, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        var deleted = await writer.DeleteFrontendAsync(key, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "delete-frontend", key, deleted ? "deleted" : "not-found");
+        return deleted ? TypedResults.NoContent() : Problems.NotFound($"No frontend '{key}'.");
+    }
+
+    private static async Task<Results<Ok, ProblemHttpResult, ValidationProblem>> AddBackendAsync(
+        string host, BackendWrite body, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (!RouteValidation.TryNormalizeBackend(body.Url, out var url, out var urlError))
+        {
+            return Problems.Invalid("url", urlError!);
+        }
+
+        var change = await writer.AddBackendAsync(key, url, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "add-backend", key, change);
+        return change == BackendChange.FrontendNotFound ? Problems.NotFound($"No frontend '{key}'.") : TypedResults.Ok();
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> RemoveBackendAsync(
+        string host, string? url, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (!RouteValidation.TryNormalizeBackend(url, out var normalized, out var urlError))
+        {
+            return Problems.Invalid("url", urlError!);
+        }
+
+        var change = await writer.RemoveBackendAsync(key, normalized, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "remove-backend", key, change);
+        return change switch
+        {
+            BackendChange.FrontendNotFound => Problems.NotFound($"No frontend '{key}'."),
+            BackendChange.BackendNotFound => Problems.NotFound($"Frontend '{key}' has no backend '{normalized}'."),
+            _ => TypedResults.NoContent(),
+        };
+    }
+}
+
+internal static class Problems
+{
+    public static ValidationProblem Invalid(string field, string message) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [message] });
+
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.Admin.Auth;
+
+/// <summary>Bound from <c>Admin</c>: the API keys accepted as <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
+public sealed class AdminOptions
+{
+    public const string SectionName = "Admin";
+
+    /// <summary>Shortest key accepted: 128 bits of hex, so that keys cannot be guessed online.</summary>
+    public const int MinimumKeyLength = 32;
+
+    /// <summary>Several keys, so that one can be rotated while the other still works.</summary>
+    public IList<string> ApiKeys { get; } = [];
+}
+
+internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AdminOptions options)
+    {
+        var errors = new List<string>();
+        if (options.ApiKeys.Count == 0)
+        {
+            errors.Add("Admin:ApiKeys is empty: set at least one key (e.g. Admin__ApiKeys__0=<32+ characters>); the API refuses to run open.");
+        }
+
+        for (var i = 0; i < options.ApiKeys.Count; i++)
+        {
+            if (options.ApiKeys[i].Length < AdminOptions.MinimumKeyLength)
+            {
+                // The key itself is never printed.
+                errors.Add($"Admin:ApiKeys:{i} is shorter than {AdminOptions.MinimumKeyLength} characters.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

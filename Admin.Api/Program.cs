@@ -1,0 +1,36 @@
+using Hipache.Aspire.Admin;
+using Hipache.Aspire.Admin.Apis;
+using Hipache.Aspire.Admin.Auth;
+using Hipache.Aspire.RouteStore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Scalar.AspNetCore;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddRouteStore();
+
+builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+builder.Services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.SectionName)).ValidateOnStart();
+builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorization();
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<StoreExceptionHandler>();
+builder.Services.AddOpenApi();
+builder.Services.AddSingleton<AdminAudit>();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOpenApi();
+app.MapScalarApiReference();
+app.MapDefaultEndpoints();
+app.MapFrontendsApi();
+app.Run();
+
+/// <summary>Entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

@@ -1,0 +1,108 @@
+namespace Hipache.Aspire.Admin.Validation;
+
+/// <summary>
+/// What may reach Redis: hostnames, backend URLs and app names, checked before any write so
+/// that a router never reads a key or URL it cannot use.
+/// </summary>
+internal static class RouteValidation
+{
+    public const int MaxHostLength = 253;
+    public const int MaxAppLength = 100;
+    public const int MaxBackends = 1000;
+    public const int MaxUrlLength = 2048;
+
+    /// <summary>
+    /// Lower-cased RFC 1123 name, optionally <c>*.</c> in front, or exactly <c>*</c>. Returns the
+    /// normalized form (upper case is accepted and lowered, one trailing dot dropped) or an error.
+    /// </summary>
+    public static bool TryNormalizeHost(string? input, out string host, out string? error)
+    {
+        host = string.Empty;
+        error = null;
+        if (string.IsNullOrWhiteSpace(input))
+        {
+            error = "A hostname is required.";
+            return false;
+        }
+
+        var candidate = input.Trim().ToLowerInvariant();
+        if (candidate == "*")
+        {
+            host = candidate;
+            return true;
+        }
+
+        if (candidate.EndsWith('.'))
+        {
+            candidate = candidate[..^1];
+        }
+
+        var name = candidate.StartsWith("*.", StringComparison.Ordinal) ? candidate[2..] : candidate;
+        if (candidate.Length > MaxHostLength)
+        {
+            error = $"A hostname has at most {MaxHostLength} characters.";
+            return false;
+        }
+
+        foreach (var label in name.Split('.'))
+        {
+            if (label.Length is 0 or > 63)
+            {
+                error = $"'{input}' has an empty label or one longer than 63 characters.";
+                return false;
+            }
+
+            if (label[0] == '-' || label[^1] == '-' || !label.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_'))
+            {
+                error = $"'{input}' is not a hostname: labels are letters, digits and inner hyphens; a wildcard is only a leading '*.'.";
+                return false;
+            }
+        }
+
+        host = candidate;
+        return true;
+    }
+
+    /// <summary>Absolute http or https URL with a host, optional port and path; no user info, query or fragment.</summary>
+    public static bool TryNormalizeBackend(string? input, out string url, out string? error)
+    {
+        url = string.Empty;
+        error = null;
+        if (string.IsNullOrWhiteSpace(input) || input.Length > MaxUrlLength)
+        {
+            error = $"A backend URL is required and has at most {MaxUrlLength} characters.";
+            return false;
+        }
+
+        if (!Uri.TryCreate(input.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        {
+            error = $"'{input}' is not an absolute http:// or https:// URL.";
+            return false;
+        }
+
+        if (uri.Host.Length == 0 || uri.UserInfo.Length > 0 || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+        {
+            error = $"'{input}' must have a host and no user info, query or fragment.";
+            return false;
+        }
+
+        // The form Hipache tooling writes: scheme://host[:port][/path], without a lone trailing '/'.
+        var path = uri.AbsolutePath == "/" ? string.Empty : uri.AbsolutePath;
+        url = $"{uri.Scheme}://{uri.Authority}{path}";
+        return true;
+    }
+
+    /// <summary>Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters.</summary>
+    public static bool IsValidApp(string? app, out string? error)
+    {
+        error = null;
+        if (string.IsNullOrEmpty(app) || app.Length > MaxAppLength
+            || !char.IsAsciiLetterOrDigit(app[0]) || !app.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            error = $"An app name is 1-{MaxAppLength} letters, digits, '.', '_' or '-', starting with a letter or digit.";
+            return false;
+        }
+
+        return true;
+    }
+}

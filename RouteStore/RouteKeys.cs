@@ -1,0 +1,66 @@
+namespace Hipache.Aspire.RouteStore;
+
+/// <summary>
+/// The one place that knows the Redis schema. Hipache's keys (<c>frontend:</c>, <c>dead:</c>,
+/// channel <c>dead</c>, <c>hchecker_ping</c>) are unchanged so that Hipache-era tooling keeps
+/// working; everything this project adds lives under its own <see cref="ExtensionPrefix"/> and
+/// never inside a <c>frontend:</c> list.
+/// </summary>
+public sealed class RouteKeys
+{
+    /// <summary>Hipache's channel for dead-marking events. Never prefixed (hipache-compat 2.1).</summary>
+    public const string DeadChannel = "dead";
+
+    /// <summary>Heartbeat key of an external active health checker. Never prefixed.</summary>
+    public const string CheckerHeartbeatKey = "hchecker_ping";
+
+    /// <summary>Prefix of every key and channel this project adds to Hipache's schema.</summary>
+    public const string ExtensionPrefix = "hipache-aspire:";
+
+    private const string FrontendPart = "frontend:";
+    private const string DeadPart = "dead:";
+
+    public RouteKeys(string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        Prefix = prefix;
+        FrontendKeyPrefix = prefix + FrontendPart;
+        DeadKeyPrefix = prefix + DeadPart;
+        ChangeChannel = prefix + ExtensionPrefix + "changes";
+        AppKeyPrefix = prefix + ExtensionPrefix + "app:";
+        AppIndexKey = prefix + ExtensionPrefix + "apps";
+    }
+
+    /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
+    public string Prefix { get; }
+
+    public string FrontendKeyPrefix { get; }
+
+    public string DeadKeyPrefix { get; }
+
+    /// <summary>
+    /// Channel on which every writer of this project publishes the frontend key (host part,
+    /// e.g. <c>www.example.com</c> or <c>*.example.com</c>) after a committed change.
+    /// </summary>
+    public string ChangeChannel { get; }
+
+    /// <summary>Prefix of the per-app set of hostnames the admin API maintains.</summary>
+    public string AppKeyPrefix { get; }
+
+    /// <summary>Set of every app name the admin API knows.</summary>
+    public string AppIndexKey { get; }
+
+    public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
+
+    public string Dead(string frontendKey) => DeadKeyPrefix + frontendKey;
+
+    public string App(string app) => AppKeyPrefix + app;
+
+    /// <summary>The frontend key (e.g. <c>*.example.com</c>) of a full Redis key, or null when it is not a frontend key.</summary>
+    public string? FrontendKeyOf(string redisKey) =>
+        redisKey.StartsWith(FrontendKeyPrefix, StringComparison.Ordinal) ? redisKey[FrontendKeyPrefix.Length..] : null;
+
+    /// <summary>The frontend key of a full dead-set key, or null when it is not one.</summary>
+    public string? DeadKeyOf(string redisKey) =>
+        redisKey.StartsWith(DeadKeyPrefix, StringComparison.Ordinal) ? redisKey[DeadKeyPrefix.Length..] : null;
+}

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.RouteStore;
+
+public static class RouteStoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the Redis connections, <see cref="RouteReader"/>, <see cref="RouteWriter"/> and a
+    /// <c>redis</c> readiness health check. The connection comes from <c>RouteStore:*</c> or, as
+    /// Aspire provides it, <c>ConnectionStrings:{connectionName}</c>.
+    /// </summary>
+    public static IHostApplicationBuilder AddRouteStore(this IHostApplicationBuilder builder, string connectionName = "redis")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<RouteStoreOptions>()
+            .Bind(builder.Configuration.GetSection(RouteStoreOptions.SectionName))
+            .PostConfigure(options => options.ConnectionString ??= builder.Configuration.GetConnectionString(connectionName))
+            .Validate(o => o.Driver.Count > 0 || !string.IsNullOrWhiteSpace(o.ConnectionString),
+                $"No Redis is configured: set ConnectionStrings:{connectionName} (ConnectionStrings__{connectionName}), RouteStore:ConnectionString or RouteStore:Driver.")
+            .Validate(o => o.OperationTimeout > TimeSpan.Zero && o.ConnectTimeout > TimeSpan.Zero, "RouteStore timeouts must be positive.")
+            .ValidateOnStart();
+
+        builder.Services.AddSingleton(sp => RedisConnections.Connect(sp.GetRequiredService<IOptions<RouteStoreOptions>>().Value));
+        builder.Services.AddSingleton<RouteReader>();
+        builder.Services.AddSingleton<RouteWriter>();
+        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, ["ready"]);
+        return builder;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Hipache.Aspire.RouteStore;
+
+/// <summary>
+/// Every write to the routing table. Each change touches one <c>frontend:</c> key atomically
+/// (MULTI/EXEC or a script on that single key, so that Redis Cluster works) and then publishes
+/// the frontend key on <see cref="RouteKeys.ChangeChannel"/> so that routers drop their cached copy.
+/// </summary>
+public sealed class RouteWriter(RedisConnections connections)
+{
+    // Appends the URL unless the list already holds it. Returns -1 when the frontend does not
+    // exist, 0 when the URL was already there, else the new length.
+    private static readonly LuaScript AddBackendScript = LuaScript.Prepare("""
+        if redis.call('EXISTS', @key) == 0 then return -1 end
+        local items = redis.call('LRANGE', @key, 1, -1)
+        for _, item in ipairs(items) do
+          if item == @url then return 0 end
+        end
+        return redis.call('RPUSH', @key, @url)
+        """);
+
+    // Removes the first occurrence of the URL among the backends (never the identifier).
+    // Returns -1 when the frontend does not exist, -2 when the URL is absent, else its former backend index.
+    private static readonly LuaScript RemoveBackendScript = LuaScript.Prepare("""
+        if redis.call('EXISTS', @key) == 0 then return -1 end
+        local items = redis.call('LRANGE', @key, 0, -1)
+        for i = 2, #items do
+          if items[i] == @url then
+            redis.call('LSET', @key, i - 1, '__hipache_aspire_removed__')
+            redis.call('LREM', @key, 1, '__hipache_aspire_removed__')
+            return i - 2
+          end
+        end
+        return -2
+        """);
+
+    public RouteKeys Keys => connections.Keys;
+
+    /// <summary>Creates or replaces a frontend list in one transaction. Returns true when it existed before.</summary>
+    public async Task<bool> ReplaceFrontendAsync(string frontendKey, string identifier, IReadOnlyList<string> backends, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backends);
+        var key = connections.Keys.Frontend(frontendKey);
+        var values = new RedisValue[backends.Count + 1];
+        values[0] = identifier;
+        for (var i = 0; i < backends.Count; i++)
+        {
+            values[i + 1] = backends[i];
+        }
+
+        var transaction = connections.Write.CreateTransaction();
+        var existed = transaction.KeyDeleteAsync(key);
+        _ = transaction.ListRightPushAsync(key, values);
+        // The old dead indexes describe the old list; keeping them would eject the wrong backends (Q13).
+        var deadCleared = transaction.KeyDeleteAsync(connections.Keys.Dead(frontendKey));
+        await ExecuteAsync(transaction, cancellationToken).ConfigureAwait(false);
+        _ = deadCleared;
+        await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        return await existed.ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a frontend and its dead set. Returns false when it did not exist.</summary>
+    public async Task<bool> DeleteFrontendAsync(string frontendKey, CancellationToken cancellationToken = default)
+    {
+        var deleted = await connections.Write.KeyDeleteAsync(connections.Keys.Frontend(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (deleted)
+        {
+            await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        }
+
+        return deleted;
+    }
+
+    public async Task<BackendChange> AddBackendAsync(string frontendKey, string url, CancellationToken cancellationToken = default)
+    {
+        var result = (long)await AddBackendScript.EvaluateAsync(connections.Write, new { key = (RedisKey)connections.Keys.Frontend(frontendKey), url = (RedisValue)url })
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (result > 0)
+        {
+            await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        }
+
+        return result switch { -1 => BackendChange.FrontendNotFound, 0 => BackendChange.Unchanged, _ => BackendChange.Changed };
+    }
+
+    public async Task<BackendChange> RemoveBackendAsync(string frontendKey, string url, CancellationToken cancellationToken = default)
+    {
+        var result = (long)await RemoveBackendScript.EvaluateAsync(connections.Write, new { key = (RedisKey)connections.Keys.Frontend(frontendKey), url = (RedisValue)url })
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (result == -1)
+        {
+            return BackendChange.FrontendNotFound;
+        }
+
+        if (result == -2)
+        {
+            return BackendChange.BackendNotFound;
+        }
+
+        // Indexes after the removed one shifted down by one: marks at or past it now point at
+        // other backends, so they are dropped rather than left to eject a healthy one (Q13).
+        await ClearDeadFromAsync(frontendKey, (int)result, cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        return BackendChange.Changed;
+    }
+
+    /// <summary>
+    /// Hipache's dead mark (hipache-compat 2.5, 2.7): SADD + EXPIRE on <c>dead:&lt;key&gt;</c> (only in
+    /// passive mode, i.e. when no active checker is alive), then PUBLISH on <c>dead</c>.
+    /// </summary>
+    public async Task MarkDeadAsync(string deadKey, string backendHref, int index, int backendCount, TimeSpan ttl, bool writeDeadSet)
+    {
+        var message = string.Create(CultureInfo.InvariantCulture, $"{deadKey};{backendHref};{index};{backendCount}");
+        var batch = connections.Write.CreateBatch();
+        var tasks = new List<Task>(3);
+        if (writeDeadSet)
+        {
+            var key = connections.Keys.Dead(deadKey);
+            tasks.Add(batch.SetAddAsync(key, index));
+            tasks.Add(batch.KeyExpireAsync(key, ttl));
+        }
+
+        tasks.Add(batch.PublishAsync(RedisChannel.Literal(RouteKeys.DeadChannel), message));
+        batch.Execute();
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>The value of <c>hchecker_ping</c> (an active checker's heartbeat), or null when missing.</summary>
+    public async Task<string?> ReadCheckerHeartbeatAsync(CancellationToken cancellationToken = default)
+    {
+        var value = await connections.Read.StringGetAsync(RouteKeys.CheckerHeartbeatKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return value.IsNull ? null : value.ToString();
+    }
+
+    public Task PublishChangeAsync(string frontendKey) =>
+        connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
+
+    private async Task ClearDeadFromAsync(string frontendKey, int firstShiftedIndex, CancellationToken cancellationToken)
+    {
+        var key = connections.Keys.Dead(frontendKey);
+        var members = await connections.Write.SetMembersAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var stale = members
+            .Where(m => int.TryParse(m.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var i) && i >= firstShiftedIndex)
+            .ToArray();
+        if (stale.Length > 0)
+        {
+            await connections.Write.SetRemoveAsync(key, stale).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ExecuteAsync(ITransaction transaction, CancellationToken cancellationToken)
+    {
+        if (!await transaction.ExecuteAsync().WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new RedisException("The Redis transaction was not applied.");
+        }
+    }
+}
+
+public enum BackendChange
+{
+    Changed,
+    Unchanged,
+    FrontendNotFound,
+    BackendNotFound,
+}

@@ -1,0 +1,79 @@
+namespace Hipache.Aspire.Router.Configuration;
+
+/// <summary>Hipache's behaviour where it matters to existing deployments, or the safer default.</summary>
+public enum CompatibilityMode
+{
+    /// <summary>The recommended behaviour of hipache-compat section 9 for every Q item.</summary>
+    Safe,
+
+    /// <summary>Every compat option set to what Hipache does (never its crashes or hangs).</summary>
+    Hipache,
+}
+
+/// <summary>The router's settings, bound from the <c>Router</c> section and validated at start.</summary>
+public sealed class RouterOptions
+{
+    public const string SectionName = "Router";
+
+    public CompatibilityMode Compatibility { get; set; } = CompatibilityMode.Safe;
+
+    /// <summary>
+    /// Routed listener URLs (e.g. <c>http://*:8080</c>). Empty: ASP.NET Core's <c>urls</c>
+    /// (ASPNETCORE_URLS, set by Aspire), then <c>HTTP_PORTS</c>, then <c>http://*:8080</c>.
+    /// </summary>
+    public IList<string> Urls { get; } = [];
+
+    /// <summary>Address of the management listener (health, liveness). <c>*</c> means every interface.</summary>
+    public string ManagementAddress { get; set; } = "localhost";
+
+    /// <summary>Port of the management listener; it never shares a port with routed traffic.</summary>
+    public int ManagementPort { get; set; } = 9091;
+
+    /// <summary>Hipache's <c>server.deadBackendTTL</c>: EXPIRE of a dead set after a mark.</summary>
+    public TimeSpan DeadBackendTtl { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Hipache's <c>server.retryOnError</c>: extra attempts after connection errors.</summary>
+    public int RetryOnError { get; set; } = 3;
+
+    /// <summary>
+    /// Hipache's <c>server.tcpTimeout</c>: client keep-alive idle timeout and backend response
+    /// idle timeout (504 when it fires before a response, Q18). Zero disables both.
+    /// </summary>
+    public TimeSpan TcpTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Backend connect timeout: the smaller of this and <see cref="TcpTimeout"/> (Q18).</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Hipache's <c>server.staticDir</c>: folder with <c>error_&lt;status&gt;.html</c> pages. Empty: the bundled pages.</summary>
+    public string? StaticDir { get; set; }
+
+    /// <summary>
+    /// Last-resort bound on how long a cached route may be served without being read again; the
+    /// change channel and keyspace notifications make changes visible long before.
+    /// </summary>
+    public TimeSpan RouteCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a cached route may still be served while Redis is unreachable (stale-if-error, Q20).</summary>
+    public TimeSpan MaxStaleness { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Most hosts held in the route cache (positive and negative entries).</summary>
+    public int RouteCacheSize { get; set; } = 100_000;
+
+    /// <summary>Hipache's <c>server.maxSockets</c>: connections per backend (Q17).</summary>
+    public int MaxSockets { get; set; } = 100;
+
+    /// <summary>Hipache's <c>server.httpKeepAlive</c>: reuse backend connections (Q17).</summary>
+    public bool HttpKeepAlive { get; set; } = true;
+
+    /// <summary>Hipache's <c>server.debug</c>: honour <c>X-Debug</c> (Q14). Always on in Hipache mode.</summary>
+    public bool Debug { get; set; }
+
+    /// <summary>Status sent for an unknown host (Q23). Hipache's 400 by default.</summary>
+    public int UnknownHostStatus { get; set; } = 400;
+
+    /// <summary>Peers whose X-Forwarded-* headers are kept (addresses or CIDRs, Q9). Empty: trust nobody.</summary>
+    public IList<string> TrustedProxies { get; } = [];
+
+    /// <summary>How long in-flight requests may finish after SIGTERM (Q27).</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+}

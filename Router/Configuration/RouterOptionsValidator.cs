@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.Router.Configuration;
+
+/// <summary>Collects every problem of the configuration, not only the first, so one restart fixes them all.</summary>
+internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RouterOptions options)
+    {
+        var errors = new List<string>();
+        if (options.ManagementPort is < 0 or > 65535)
+        {
+            errors.Add($"Router:ManagementPort must be between 0 and 65535 (is {options.ManagementPort}).");
+        }
+
+        if (options.RetryOnError < 0)
+        {
+            errors.Add($"Router:RetryOnError must be 0 or more (is {options.RetryOnError}).");
+        }
+
+        if (options.DeadBackendTtl < TimeSpan.FromSeconds(1))
+        {
+            errors.Add("Router:DeadBackendTtl must be at least one second (Redis EXPIRE counts seconds).");
+        }
+
+        if (options.TcpTimeout < TimeSpan.Zero || options.ConnectTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("Router:TcpTimeout must be 0 (off) or more and Router:ConnectTimeout more than 0.");
+        }
+
+        if (options.RouteCacheTtl <= TimeSpan.Zero || options.MaxStaleness < options.RouteCacheTtl)
+        {
+            errors.Add("Router:RouteCacheTtl must be more than 0 and Router:MaxStaleness at least as long.");
+        }
+
+        if (options.RouteCacheSize < 1)
+        {
+            errors.Add("Router:RouteCacheSize must be at least 1.");
+        }
+
+        if (options.MaxSockets < 1)
+        {
+            errors.Add("Router:MaxSockets must be at least 1.");
+        }
+
+        if (options.UnknownHostStatus is < 400 or > 599)
+        {
+            errors.Add($"Router:UnknownHostStatus must be a 4xx or 5xx status (is {options.UnknownHostStatus}).");
+        }
+
+        foreach (var proxy in options.TrustedProxies)
+        {
+            if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                errors.Add($"Router:TrustedProxies entry '{proxy}' is neither an IP address nor a CIDR range.");
+            }
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

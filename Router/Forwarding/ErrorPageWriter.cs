@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Hipache.Aspire.Router.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.Router.Forwarding;
+
+/// <summary>
+/// The router's own answers (hipache-compat section 7): <c>error_&lt;status&gt;.html</c>, else
+/// <c>error_default.html</c>, else the message as plain text; 200 always as text. Pages are read
+/// from <see cref="RouterOptions.StaticDir"/> (default: the bundled ones) and re-read at most once
+/// a second, so that an operator can change them without a restart while an error flood does not
+/// become a disk flood.
+/// </summary>
+internal sealed class ErrorPageWriter
+{
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+
+    private readonly string _directory;
+    private readonly ConcurrentDictionary<int, CachedPage> _pages = new();
+
+    public ErrorPageWriter(IOptions<RouterOptions> options)
+    {
+        var configured = options.Value.StaticDir;
+        _directory = string.IsNullOrWhiteSpace(configured) ? Path.Combine(AppContext.BaseDirectory, "ErrorPages") : Path.GetFullPath(configured);
+    }
+
+    public Task WriteAsync(HttpContext context, int status, string message)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        var headers = response.Headers;
+        headers.CacheControl = "no-cache";
+        headers.Pragma = "no-cache";
+        headers.Expires = "-1";
+
+        var page = status == StatusCodes.Status200OK ? null : FindPage(status);
+        if (page is null)
+        {
+            var body = Encoding.UTF8.GetBytes(message);
+            response.ContentType = "text/plain";
+            response.ContentLength = body.Length;
+            return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+        }
+
+        response.ContentType = "text/html";
+        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(page, context.RequestAborted).AsTask();
+    }
+
+    private byte[]? FindPage(int status)
+    {
+        var now = Environment.TickCount64;
+        if (_pages.TryGetValue(status, out var cached) && now - cached.ReadAt < RefreshInterval.TotalMilliseconds)
+        {
+            return cached.Content;
+        }
+
+        var content = TryRead($"error_{status}.html") ?? TryRead("error_default.html");
+        _pages[status] = new CachedPage(content, now);
+        return content;
+    }
+
+    private byte[]? TryRead(string fileName)
+    {
+        try
+        {
+            var path = Path.Combine(_directory, fileName);
+            return File.Exists(path) ? File.ReadAllBytes(path) : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record CachedPage(byte[]? Content, long ReadAt);
+}

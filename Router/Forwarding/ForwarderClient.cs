@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using System.Net;
+using Hipache.Aspire.Router.Configuration;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Hipache.Aspire.Router.Forwarding;
+
+/// <summary>
+/// The one shared, pooled connection handler for every backend (DESIGN "hot path" 4): no proxy,
+/// redirects, decompression or cookies; connect timeout and per-backend connection cap from the
+/// options (Q17, Q18). Not created through IHttpClientFactory, so the resilience handler of
+/// ServiceDefaults never wraps it: the router has its own retry rules.
+/// </summary>
+internal sealed class ForwarderClient : IDisposable
+{
+    public ForwarderClient(IOptions<RouterOptions> options)
+    {
+        var o = options.Value;
+        var connectTimeout = o.TcpTimeout > TimeSpan.Zero && o.TcpTimeout < o.ConnectTimeout ? o.TcpTimeout : o.ConnectTimeout;
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            ConnectTimeout = connectTimeout,
+            MaxConnectionsPerServer = o.MaxSockets,
+            // httpKeepAlive false: a fresh connection per request, as Hipache's docs promise.
+            PooledConnectionLifetime = o.HttpKeepAlive ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
+        };
+        Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+    }
+
+    public HttpMessageInvoker Invoker { get; }
+
+    public void Dispose() => Invoker.Dispose();
+}

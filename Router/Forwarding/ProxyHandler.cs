@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.Router.Routing;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Hipache.Aspire.Router.Forwarding;
+
+/// <summary>
+/// The routed listener's only handler: host -> route -> live backend -> forward, with Hipache's
+/// answers for everything that cannot be forwarded (hipache-compat 3, 4, 7).
+/// </summary>
+internal sealed partial class ProxyHandler
+{
+    private readonly IHttpForwarder _forwarder;
+    private readonly HttpMessageInvoker _client;
+    private readonly ForwardingTransformer _transformer;
+    private readonly RouteCache _cache;
+    private readonly DeadBackendReporter _deadReporter;
+    private readonly BackendHealth _health;
+    private readonly ErrorPageWriter _errors;
+    private readonly RouterMetrics _metrics;
+    private readonly ILogger<ProxyHandler> _logger;
+    private readonly ForwarderRequestConfig _requestConfig;
+    private readonly int _retryOnError;
+    private readonly int _unknownHostStatus;
+    private readonly bool _strictDead;
+
+    public ProxyHandler(
+        IHttpForwarder forwarder,
+        ForwarderClient client,
+        ForwardingTransformer transformer,
+        RouteCache cache,
+        DeadBackendReporter deadReporter,
+        BackendHealth health,
+        ErrorPageWriter errors,
+        RouterMetrics metrics,
+        IOptions<RouterOptions> options,
+        ILogger<ProxyHandler> logger)
+    {
+        _forwarder = forwarder;
+        _client = client.Invoker;
+        _transformer = transformer;
+        _cache = cache;
+        _deadReporter = deadReporter;
+        _health = health;
+        _errors = errors;
+        _metrics = metrics;
+        _logger = logger;
+        var o = options.Value;
+        _retryOnError = o.RetryOnError;
+        _unknownHostStatus = o.UnknownHostStatus;
+        _strictDead = o.Compatibility == CompatibilityMode.Hipache;
+        _requestConfig = new ForwarderRequestConfig
+        {
+            // Hipache speaks HTTP/1.1 to every backend (hipache-compat 5.2).
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            // Q18: a backend silent for tcpTimeout gets 504 instead of a cut client.
+            ActivityTimeout = o.TcpTimeout > TimeSpan.Zero ? o.TcpTimeout : Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var hostHeader = context.Request.Headers.Host.ToString();
+        Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
+        switch (HostNormalizer.Normalize(hostHeader, buffer, out var length))
+        {
+            case HostKind.Missing:
+                return Answer(context, StatusCodes.Status400BadRequest, "no host header");
+            case HostKind.Ping:
+                return Answer(context, StatusCodes.Status200OK, "ok");
+            case HostKind.Malformed:
+                return Answer(context, StatusCodes.Status400BadRequest, "invalid host header");
+        }
+
+        var host = buffer[..length];
+        return _cache.TryGetFresh(host, out var lookup)
+            ? RouteAsync(context, lookup, hostHeader)
+            : LookupThenRouteAsync(context, _cache.LookupAsync(host, context.RequestAborted), hostHeader);
+    }
+
+    private async Task LookupThenRouteAsync(HttpContext context, Task<LookupResult> lookup, string hostHeader) =>
+        await RouteAsync(context, await lookup.ConfigureAwait(false), hostHeader).ConfigureAwait(false);
+
+    private Task RouteAsync(HttpContext context, LookupResult lookup, string hostHeader) => lookup.Status switch
+    {
+        LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader),
+        LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found"),
+        _ => Answer(context, StatusCodes.Status503ServiceUnavailable, "routing table unavailable"),
+    };
+
+    private async Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader)
+    {
+        var tried = route.Backends.Length <= 64 ? 0UL : ulong.MaxValue;
+        var triedMany = tried == ulong.MaxValue ? new bool[route.Backends.Length] : null;
+        var canReplay = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true;
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var index = Pick(route, tried, triedMany);
+            if (index < 0)
+            {
+                await Answer(context, StatusCodes.Status502BadGateway, attempt == 0 ? "Cannot find a valid backend" : GiveUpMessage()).ConfigureAwait(false);
+                return;
+            }
+
+            var backend = route.Backends[index];
+            if (!backend.IsValid)
+            {
+                await Answer(context, StatusCodes.Status502BadGateway, "backend is invalid").ConfigureAwait(false);
+                return;
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            var error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+            _metrics.UpstreamDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
+
+            if (error == ForwarderError.None)
+            {
+                var status = context.Response.StatusCode;
+                if (_health.IsFailureStatus(status) && _health.RecordStatus(backend.Href, status, route.LiveCount))
+                {
+                    _deadReporter.Report(route, NormalizedHost(hostHeader), index, $"answered {status}");
+                }
+                else if (!_health.IsFailureStatus(status))
+                {
+                    _health.RecordStatus(backend.Href, status, route.LiveCount);
+                }
+
+                _metrics.Request(status);
+                return;
+            }
+
+            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            if (context.Response.HasStarted)
+            {
+                // Q21: never splice another attempt into a started response.
+                LogAbortedMidResponse(_logger, backend.HostAndPort, error.ToString());
+                context.Abort();
+                return;
+            }
+
+            var connectFailure = IsConnectFailure(error, exception);
+            if (connectFailure)
+            {
+                _deadReporter.Report(route, NormalizedHost(hostHeader), index, exception?.Message ?? error.ToString());
+            }
+
+            if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled)
+            {
+                // The client went away; nothing can be delivered.
+                return;
+            }
+
+            if (!connectFailure || !canReplay || attempt >= _retryOnError)
+            {
+                var timedOut = error == ForwarderError.RequestTimedOut;
+                LogBackendFailed(_logger, backend.HostAndPort, route.Identifier, error.ToString(), exception?.Message ?? string.Empty);
+                await Answer(context, timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+                    connectFailure && attempt >= _retryOnError ? GiveUpMessage() : timedOut ? "Backend timed out" : "Backend error").ConfigureAwait(false);
+                return;
+            }
+
+            // Nothing reached the backend: clear the forwarder's error and try another one.
+            MarkTried(index, ref tried, triedMany);
+            context.Features.Set<IForwarderErrorFeature>(null);
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            _metrics.Retry();
+        }
+    }
+
+    private string GiveUpMessage() => _retryOnError == 0 ? "Retry on error is disabled" : "Reached max retries limit";
+
+    /// <summary>
+    /// Uniformly random among live, untried backends (hipache-compat 4.2). When every backend is
+    /// marked dead, Safe mode tries them anyway (panic mode, Q19); Hipache mode answers 502.
+    /// </summary>
+    private int Pick(RouteEntry route, ulong tried, bool[]? triedMany)
+    {
+        var count = route.Backends.Length;
+        if (count == 0)
+        {
+            return -1;
+        }
+
+        var ignoreDead = route.LiveCount == 0 && !_strictDead;
+        var candidates = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if ((ignoreDead || !route.Dead[i]) && !IsTried(i, tried, triedMany))
+            {
+                candidates++;
+            }
+        }
+
+        if (candidates == 0)
+        {
+            return -1;
+        }
+
+        var pick = Random.Shared.Next(candidates);
+        for (var i = 0; i < count; i++)
+        {
+            if ((ignoreDead || !route.Dead[i]) && !IsTried(i, tried, triedMany) && pick-- == 0)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static bool IsTried(int index, ulong tried, bool[]? triedMany) =>
+        triedMany is null ? (tried & (1UL << index)) != 0 : triedMany[index];
+
+    private static void MarkTried(int index, ref ulong tried, bool[]? triedMany)
+    {
+        if (triedMany is null)
+        {
+            tried |= 1UL << index;
+        }
+        else
+        {
+            triedMany[index] = true;
+        }
+    }
+
+    /// <summary>Refused, unreachable, unresolvable or not connected in time: no request byte reached the backend (Q11).</summary>
+    private static bool IsConnectFailure(ForwarderError error, Exception? exception)
+    {
+        if (error is not (ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.UpgradeRequestDestination))
+        {
+            return false;
+        }
+
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError }:
+                    return true;
+                case SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostNotFound or SocketError.TimedOut }:
+                    return true;
+                case TimeoutException when e.Message.Contains("ConnectTimeout", StringComparison.Ordinal):
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string NormalizedHost(string hostHeader)
+    {
+        Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
+        return HostNormalizer.Normalize(hostHeader, buffer, out var length) == HostKind.Valid ? new string(buffer[..length]) : hostHeader;
+    }
+
+    private Task Answer(HttpContext context, int status, string message)
+    {
+        _metrics.Request(status);
+        return _errors.WriteAsync(context, status, message);
+    }
+
+    [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Backend {Backend} of {Identifier} failed ({Error}): {Reason}")]
+    private static partial void LogBackendFailed(ILogger logger, string backend, string identifier, string error, string reason);
+
+    [LoggerMessage(EventId = 61, Level = LogLevel.Warning, Message = "Backend {Backend} failed after the response started ({Error}); the client connection was aborted")]
+    private static partial void LogAbortedMidResponse(ILogger logger, string backend, string error);
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net;
+using Hipache.Aspire.Router.Configuration;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Hipache.Aspire.Router.Listeners;
+
+/// <summary>
+/// Binds the routed listeners and the separate management listener. The router answers every
+/// Host on its routed listeners, so health and liveness cannot live there (DESIGN "hot path").
+/// Keeps the management <see cref="ListenOptions"/> so that the request pipeline can tell the
+/// two apart by local port after an ephemeral port was bound.
+/// </summary>
+public sealed class RouterListeners
+{
+    private readonly List<ListenOptions> _routed = [];
+    private readonly List<ListenOptions> _management = [];
+
+    /// <summary>The management port actually bound (known after start).</summary>
+    public int ManagementPort => _management.Count == 0 ? -1 : _management[0].IPEndPoint?.Port ?? -1;
+
+    /// <summary>The routed ports actually bound (known after start).</summary>
+    public IReadOnlyList<int> RoutedPorts => [.. _routed.Select(l => l.IPEndPoint?.Port ?? -1)];
+
+    internal void Configure(KestrelServerOptions kestrel, RouterOptions options, IEnumerable<string> routedUrls)
+    {
+        foreach (var url in routedUrls)
+        {
+            var address = BindingAddress.Parse(url);
+            if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"Routed listener '{url}': only http:// URLs are supported here; configure TLS listeners through the Hipache https section.");
+            }
+
+            Listen(kestrel, address.Host, address.Port, _routed);
+        }
+
+        Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string host, int port, List<ListenOptions> into)
+    {
+        void Keep(ListenOptions listen) => into.Add(listen);
+        if (host is "*" or "+" or "0.0.0.0" or "[::]" or "::")
+        {
+            kestrel.ListenAnyIP(port, Keep);
+        }
+        else if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            // ListenLocalhost refuses port 0; loopback IPv4 is what tests and DCP use.
+            if (port == 0)
+            {
+                kestrel.Listen(IPAddress.Loopback, 0, Keep);
+            }
+            else
+            {
+                kestrel.ListenLocalhost(port, Keep);
+            }
+        }
+        else if (IPAddress.TryParse(host.Trim('[', ']'), out var ip))
+        {
+            kestrel.Listen(ip, port, Keep);
+        }
+        else
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"Cannot listen on '{host}:{port}': use an IP address, localhost or *."));
+        }
+    }
+
+    /// <summary>Routed URLs: Router:Urls, then ASP.NET Core's urls (ASPNETCORE_URLS), then HTTP_PORTS, then port 8080.</summary>
+    internal static IReadOnlyList<string> ResolveRoutedUrls(RouterOptions options, IConfiguration configuration)
+    {
+        if (options.Urls.Count > 0)
+        {
+            return [.. options.Urls];
+        }
+
+        var urls = configuration["urls"];
+        if (!string.IsNullOrWhiteSpace(urls))
+        {
+            return urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+
+        var ports = configuration["HTTP_PORTS"];
+        if (!string.IsNullOrWhiteSpace(ports))
+        {
+            return [.. ports.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => $"http://*:{p}")];
+        }
+
+        return ["http://*:8080"];
+    }
+}

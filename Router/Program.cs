@@ -1,0 +1,4 @@
+using Hipache.Aspire.Router;
+
+var app = RouterApplication.Create(args);
+await app.RunAsync();

@@ -1,0 +1,67 @@
+using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.Router.Forwarding;
+using Hipache.Aspire.Router.Listeners;
+using Hipache.Aspire.Router.Routing;
+using Hipache.Aspire.RouteStore;
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.Router;
+
+/// <summary>Builds the router: the routed pipeline is one terminal handler; management endpoints live on their own port.</summary>
+public static class RouterApplication
+{
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        configure?.Invoke(builder);
+
+        builder.AddServiceDefaults(RouterMetrics.MeterName);
+        builder.AddRouteStore();
+
+        builder.Services.AddSingleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>();
+        builder.Services.AddOptions<RouterOptions>()
+            .Bind(builder.Configuration.GetSection(RouterOptions.SectionName))
+            .ValidateOnStart();
+
+        builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RouterMetrics>();
+        builder.Services.AddSingleton<RouteCache>();
+        builder.Services.AddSingleton<BackendHealth>();
+        builder.Services.AddSingleton<CheckerHeartbeatMonitor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckerHeartbeatMonitor>());
+        builder.Services.AddHostedService<RouteChangeListener>();
+        builder.Services.AddSingleton<DeadBackendReporter>();
+        builder.Services.AddSingleton<ForwarderClient>();
+        builder.Services.AddSingleton<ForwardingTransformer>();
+        builder.Services.AddSingleton<ErrorPageWriter>();
+        builder.Services.AddSingleton<ProxyHandler>();
+
+        var listeners = new RouterListeners();
+        builder.Services.AddSingleton(listeners);
+        var routerOptions = builder.Configuration.GetSection(RouterOptions.SectionName).Get<RouterOptions>() ?? new RouterOptions();
+        var routedUrls = RouterListeners.ResolveRoutedUrls(routerOptions, builder.Configuration);
+        // The listeners are bound explicitly below; clearing urls avoids Kestrel's "overriding" warning.
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            listeners.Configure(kestrel, routerOptions, routedUrls);
+            kestrel.AddServerHeader = false;
+            // Hipache's tcpTimeout is also the client keep-alive idle timeout (hipache-compat 5.5).
+            if (routerOptions.TcpTimeout > TimeSpan.Zero)
+            {
+                kestrel.Limits.KeepAliveTimeout = routerOptions.TcpTimeout;
+            }
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = routerOptions.DrainTimeout);
+
+        var app = builder.Build();
+        var proxy = app.Services.GetRequiredService<ProxyHandler>();
+
+        // Everything that did not arrive on the management port is routed traffic: one branch,
+        // no routing or endpoint middleware on the hot path.
+        app.MapWhen(context => context.Connection.LocalPort != listeners.ManagementPort, routed => routed.Run(proxy.InvokeAsync));
+        app.MapDefaultEndpoints();
+        return app;
+    }
+}

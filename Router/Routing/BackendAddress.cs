@@ -1,0 +1,129 @@
+using System.Globalization;
+
+namespace Hipache.Aspire.Router.Routing;
+
+/// <summary>
+/// One backend URL as Hipache uses it (hipache-compat 2.3): only host and port count, plain
+/// HTTP/1.1, port 80 when absent, scheme and path ignored (Q15). A scheme-less <c>host:port</c> is
+/// read as <c>http://host:port</c> (Q16).
+/// </summary>
+internal sealed class BackendAddress
+{
+    private BackendAddress(string url, string? destinationPrefix, string href, bool ignoredParts)
+    {
+        Url = url;
+        DestinationPrefix = destinationPrefix;
+        Href = href;
+        HasIgnoredParts = ignoredParts;
+    }
+
+    /// <summary>The list element as stored.</summary>
+    public string Url { get; }
+
+    /// <summary><c>http://host:port</c>, or null when the URL has no host (502 "backend is invalid").</summary>
+    public string? DestinationPrefix { get; }
+
+    /// <summary>Node's normalised form, as Hipache reports it in <c>dead</c> messages and debug headers.</summary>
+    public string Href { get; }
+
+    /// <summary>The URL has a scheme other than http, a path, a query or user info that the router ignores.</summary>
+    public bool HasIgnoredParts { get; }
+
+    public bool IsValid => DestinationPrefix is not null;
+
+    public static BackendAddress Parse(string url)
+    {
+        var text = url.Trim();
+        var schemeEnd = text.IndexOf("://", StringComparison.Ordinal);
+        string scheme;
+        string rest;
+        if (schemeEnd > 0 && IsScheme(text.AsSpan(0, schemeEnd)))
+        {
+            scheme = text[..schemeEnd].ToLowerInvariant();
+            rest = text[(schemeEnd + 3)..];
+        }
+        else
+        {
+            scheme = "http";
+            rest = text;
+        }
+
+        var pathStart = rest.IndexOfAny(['/', '?', '#']);
+        var authority = pathStart < 0 ? rest : rest[..pathStart];
+        var path = pathStart < 0 ? string.Empty : rest[pathStart..];
+        var ignored = scheme != "http" || (path.Length > 0 && path != "/");
+        var at = authority.LastIndexOf('@');
+        if (at >= 0)
+        {
+            authority = authority[(at + 1)..];
+            ignored = true;
+        }
+
+        string host;
+        var port = 80;
+        string? portText = null;
+        if (authority.StartsWith('['))
+        {
+            var close = authority.IndexOf(']');
+            if (close < 0)
+            {
+                return Invalid(url);
+            }
+
+            host = authority[..(close + 1)];
+            if (close + 1 < authority.Length)
+            {
+                if (authority[close + 1] != ':')
+                {
+                    return Invalid(url);
+                }
+
+                portText = authority[(close + 2)..];
+            }
+        }
+        else
+        {
+            var colon = authority.LastIndexOf(':');
+            host = colon < 0 ? authority : authority[..colon];
+            portText = colon < 0 ? null : authority[(colon + 1)..];
+        }
+
+        if (!string.IsNullOrEmpty(portText) && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            return Invalid(url);
+        }
+
+        host = host.ToLowerInvariant();
+        if (host.Length == 0)
+        {
+            return Invalid(url);
+        }
+
+        var hostAndPort = port == 80 && string.IsNullOrEmpty(portText) ? host : string.Create(CultureInfo.InvariantCulture, $"{host}:{port}");
+        var href = string.Create(CultureInfo.InvariantCulture, $"{scheme}://{(string.IsNullOrEmpty(portText) ? host : $"{host}:{portText}")}{(path.Length == 0 ? "/" : path)}");
+        return new BackendAddress(url, string.Create(CultureInfo.InvariantCulture, $"http://{host}:{port}"), href, ignored) { HostAndPort = hostAndPort };
+    }
+
+    /// <summary><c>host[:port]</c> for logs.</summary>
+    public string HostAndPort { get; private init; } = string.Empty;
+
+    private static BackendAddress Invalid(string url) => new(url, null, url, false);
+
+    private static bool IsScheme(ReadOnlySpan<char> candidate)
+    {
+        if (candidate.IsEmpty || !char.IsAsciiLetter(candidate[0]))
+        {
+            return false;
+        }
+
+        foreach (var c in candidate)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not '+' and not '-' and not '.')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

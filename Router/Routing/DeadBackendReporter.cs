@@ -1,0 +1,58 @@
+using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.RouteStore;
+using Microsoft.Extensions.Options;
+
+namespace Hipache.Aspire.Router.Routing;
+
+/// <summary>
+/// Marks a backend dead (hipache-compat 4.3, 2.5): dead set + TTL (passive mode only) and a
+/// <c>dead</c> message, keyed by the matched frontend key (Q12) or, in Hipache mode, by the
+/// requested host. Single-backend frontends are never marked. The write is not awaited by the
+/// request; its failure is logged.
+/// </summary>
+internal sealed partial class DeadBackendReporter(
+    RouteWriter store,
+    RouteCache cache,
+    CheckerHeartbeatMonitor checker,
+    RouterMetrics metrics,
+    IOptions<RouterOptions> options,
+    ILogger<DeadBackendReporter> logger)
+{
+    private readonly bool _byRequestedHost = options.Value.Compatibility == CompatibilityMode.Hipache;
+    private readonly TimeSpan _ttl = options.Value.DeadBackendTtl;
+
+    public void Report(RouteEntry route, string requestedHost, int index, string reason)
+    {
+        if (route.Backends.Length <= 1)
+        {
+            return;
+        }
+
+        var key = _byRequestedHost ? requestedHost : route.FrontendKey;
+        var backend = route.Backends[index];
+        metrics.DeadMark();
+        LogMarkedDead(logger, backend.HostAndPort, index, route.Identifier, reason);
+        _ = MarkAsync(key, backend.Href, index, route.Backends.Length);
+    }
+
+    private async Task MarkAsync(string key, string href, int index, int count)
+    {
+        try
+        {
+            await store.MarkDeadAsync(key, href, index, count, _ttl, checker.IsPassive).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            LogMarkFailed(logger, href, ex.Message);
+        }
+
+        // Issued after the write on the same ordered connection, so the re-read sees the mark.
+        cache.Invalidate(key);
+    }
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "Backend {Backend} (index {Index}) of {Identifier} marked dead: {Reason}")]
+    private static partial void LogMarkedDead(ILogger logger, string backend, int index, string identifier, string reason);
+
+    [LoggerMessage(EventId = 51, Level = LogLevel.Warning, Message = "Could not record the dead mark of {Backend}: {Reason}")]
+    private static partial void LogMarkFailed(ILogger logger, string backend, string reason);
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.RouteStore;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Hipache.Aspire.Router.Routing;
+
+internal enum LookupStatus
+{
+    Found,
+    NotFound,
+    StoreUnavailable,
+}
+
+internal readonly record struct LookupResult(LookupStatus Status, RouteEntry? Route);
+
+/// <summary>
+/// Requested host -> route, in memory, so that the steady state makes no Redis round trip. A miss
+/// reads every candidate key in one pipelined batch, shared by concurrent misses of the same host;
+/// "not found" is cached too. Entries are dropped by <see cref="Invalidate"/> (change channel,
+/// keyspace notifications, dead messages), refreshed after <see cref="RouterOptions.RouteCacheTtl"/>
+/// as a last resort, and served stale for up to <see cref="RouterOptions.MaxStaleness"/> while Redis
+/// is unreachable (Q20).
+/// </summary>
+internal sealed partial class RouteCache
+{
+    private readonly ConcurrentDictionary<string, CacheSlot> _slots = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CacheSlot>.AlternateLookup<ReadOnlySpan<char>> _slotsBySpan;
+    private readonly ConcurrentDictionary<string, Task<CacheSlot>> _inflight = new(StringComparer.Ordinal);
+    private readonly RouteReader _reader;
+    private readonly RouterMetrics _metrics;
+    private readonly ILogger<RouteCache> _logger;
+    private readonly long _ttlMs;
+    private readonly long _maxStaleMs;
+    private readonly int _capacity;
+    private readonly bool _honourRequestedHostDeadSet;
+    private readonly TimeSpan _lookupTimeout;
+
+    // Bumped by every invalidation: a read that started before a change must not be cached as fresh.
+    private long _epoch;
+
+    // Bumped when every entry must be re-read (catch-all change, reconnect after missed messages).
+    private long _generation;
+
+    public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, ILogger<RouteCache> logger)
+    {
+        _reader = reader;
+        _metrics = metrics;
+        _logger = logger;
+        var o = options.Value;
+        _ttlMs = (long)o.RouteCacheTtl.TotalMilliseconds;
+        _maxStaleMs = (long)o.MaxStaleness.TotalMilliseconds;
+        _capacity = o.RouteCacheSize;
+        _honourRequestedHostDeadSet = o.Compatibility == CompatibilityMode.Hipache;
+        _lookupTimeout = storeOptions.Value.OperationTimeout;
+        _slotsBySpan = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    public int Count => _slots.Count;
+
+    /// <summary>The hot path: a fresh entry for the host, without allocating.</summary>
+    public bool TryGetFresh(ReadOnlySpan<char> host, out LookupResult result)
+    {
+        if (_slotsBySpan.TryGetValue(host, out var slot) && IsFresh(slot))
+        {
+            _metrics.CacheHit();
+            result = slot.Result;
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    public Task<LookupResult> LookupAsync(ReadOnlySpan<char> host, CancellationToken cancellationToken) =>
+        TryGetFresh(host, out var result) ? Task.FromResult(result) : LoadAsync(host.ToString(), cancellationToken);
+
+    private async Task<LookupResult> LoadAsync(string host, CancellationToken cancellationToken)
+    {
+        _metrics.CacheMiss();
+        var load = _inflight.GetOrAdd(host, static (h, cache) => cache.ReadAndStoreAsync(h), this);
+        try
+        {
+            var slot = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return slot.Result;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.FetchedAt <= _maxStaleMs)
+            {
+                _metrics.StaleServed();
+                return stale.Result;
+            }
+
+            LogStoreUnavailable(_logger, host, ex.Message);
+            return new LookupResult(LookupStatus.StoreUnavailable, null);
+        }
+    }
+
+    private async Task<CacheSlot> ReadAndStoreAsync(string host)
+    {
+        try
+        {
+            var epoch = Interlocked.Read(ref _epoch);
+            var generation = Interlocked.Read(ref _generation);
+            var candidates = CandidateKeys.For(host);
+            using var timeout = new CancellationTokenSource(_lookupTimeout);
+            var match = await _reader.LookupAsync(candidates, timeout.Token).ConfigureAwait(false);
+            var result = match is null
+                ? new LookupResult(LookupStatus.NotFound, null)
+                : new LookupResult(LookupStatus.Found, new RouteEntry(match, _honourRequestedHostDeadSet));
+
+            // A change that arrived while we were reading may not be in what we read: keep the
+            // answer for this request, but make the next one read again.
+            var fetchedAt = Interlocked.Read(ref _epoch) == epoch ? Environment.TickCount64 : long.MinValue / 2;
+            var slot = new CacheSlot(result, fetchedAt, generation);
+            if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
+            {
+                EvictSome();
+            }
+
+            _slots[host] = slot;
+            return slot;
+        }
+        catch (OperationCanceledException ex)
+        {
+            throw new TimeoutException("The route lookup did not finish within RouteStore:OperationTimeout.", ex);
+        }
+        finally
+        {
+            _inflight.TryRemove(host, out _);
+        }
+    }
+
+    /// <summary>
+    /// Drops what a change of <paramref name="frontendKey"/> can affect: the host itself, every
+    /// cached host under a wildcard, everything for the catch-all.
+    /// </summary>
+    public void Invalidate(string frontendKey)
+    {
+        Interlocked.Increment(ref _epoch);
+        _metrics.Invalidation();
+        if (frontendKey == CandidateKeys.CatchAll)
+        {
+            InvalidateAll();
+            return;
+        }
+
+        if (frontendKey.StartsWith("*.", StringComparison.Ordinal))
+        {
+            // Hosts under the wildcard, i.e. ending with ".suffix". A scan, but wildcard changes are rare
+            // next to host changes and the scan neither locks nor allocates.
+            var suffix = frontendKey.AsSpan(1);
+            foreach (var pair in _slots)
+            {
+                if (pair.Key.AsSpan().EndsWith(suffix, StringComparison.Ordinal))
+                {
+                    _slots.TryRemove(pair.Key, out _);
+                }
+            }
+
+            return;
+        }
+
+        _slots.TryRemove(frontendKey, out _);
+    }
+
+    /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
+    public void InvalidateAll()
+    {
+        Interlocked.Increment(ref _epoch);
+        Interlocked.Increment(ref _generation);
+    }
+
+    private bool IsFresh(CacheSlot slot) =>
+        Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
+
+    /// <summary>Frees an eighth of the capacity; dictionary order is hash order, so this is close to random.</summary>
+    private void EvictSome()
+    {
+        var toRemove = Math.Max(1, _capacity / 8);
+        foreach (var key in _slots.Keys)
+        {
+            if (toRemove-- <= 0)
+            {
+                break;
+            }
+
+            _slots.TryRemove(key, out _);
+        }
+
+        _metrics.Evicted();
+    }
+
+    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Route lookup for {Host} failed and no cached copy is recent enough: {Reason}")]
+    private static partial void LogStoreUnavailable(ILogger logger, string host, string reason);
+}

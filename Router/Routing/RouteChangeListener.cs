@@ -1,0 +1,165 @@
+using Hipache.Aspire.RouteStore;
+using StackExchange.Redis;
+
+namespace Hipache.Aspire.Router.Routing;
+
+/// <summary>
+/// Keeps <see cref="RouteCache"/> true. Three sources, each enough on its own for its writers:
+/// the change channel (every write of the admin API), the <c>dead</c> channel (marks by any router
+/// or checker), and keyspace notifications (plain <c>redis-cli</c> writes; switched on with
+/// CONFIG SET where the server allows it, absent on Garnet and most managed Redis). Messages
+/// missed while disconnected are covered by re-reading everything after a reconnect.
+/// </summary>
+internal sealed partial class RouteChangeListener(
+    RedisConnections connections,
+    RouteCache cache,
+    ILogger<RouteChangeListener> logger) : BackgroundService
+{
+    // K: keyspace channel, g: DEL/EXPIRE/RENAME, l: list commands, s: set commands, x: expirations, e: evictions.
+    private const string RequiredEvents = "Kglsxe";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        connections.ReadMultiplexer.ConnectionRestored += OnConnectionRestored;
+        try
+        {
+            // Redis may be down at start: keep trying, the router serves (or answers 503) meanwhile.
+            var backoff = TimeSpan.FromMilliseconds(200);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await SubscribeAsync().ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    LogSubscribeFailed(logger, ex.Message);
+                    connections.ReadMultiplexer.GetSubscriber().UnsubscribeAll(CommandFlags.FireAndForget);
+                    await Task.Delay(backoff, stoppingToken).ConfigureAwait(false);
+                    backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 5000));
+                }
+            }
+
+            await EnableKeyspaceNotificationsAsync().ConfigureAwait(false);
+            LogListening(logger, connections.Keys.ChangeChannel);
+            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            connections.ReadMultiplexer.ConnectionRestored -= OnConnectionRestored;
+        }
+    }
+
+    private async Task SubscribeAsync()
+    {
+        var subscriber = connections.ReadMultiplexer.GetSubscriber();
+        var keys = connections.Keys;
+
+        await subscriber.SubscribeAsync(RedisChannel.Literal(keys.ChangeChannel), (_, message) => OnChanged(message.ToString())).ConfigureAwait(false);
+        await subscriber.SubscribeAsync(RedisChannel.Literal(RouteKeys.DeadChannel), (_, message) => OnDeadMessage(message.ToString())).ConfigureAwait(false);
+
+        var keyspacePrefix = $"__keyspace@{connections.ReadDatabaseNumber}__:";
+        var frontendPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.FrontendKeyPrefix) + "*");
+        var deadPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.DeadKeyPrefix) + "*");
+        await subscriber.SubscribeAsync(frontendPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+        await subscriber.SubscribeAsync(deadPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+    }
+
+    private void OnChanged(string frontendKey)
+    {
+        if (frontendKey.Length > 0)
+        {
+            cache.Invalidate(frontendKey);
+        }
+    }
+
+    /// <summary><c>&lt;host&gt;;&lt;href&gt;;&lt;index&gt;;&lt;count&gt;</c>: the first field is the dead set's key.</summary>
+    private void OnDeadMessage(string message)
+    {
+        var separator = message.IndexOf(';', StringComparison.Ordinal);
+        if (separator > 0)
+        {
+            cache.Invalidate(message[..separator]);
+        }
+    }
+
+    private void OnKeyspace(string redisKey)
+    {
+        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.DeadKeyOf(redisKey);
+        if (key is not null)
+        {
+            cache.Invalidate(key);
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        // Changes published while we were away are lost to us: read every route again.
+        cache.InvalidateAll();
+        var endpoint = e.EndPoint is null ? "?" : Format(e.EndPoint);
+        LogReconnected(logger, endpoint);
+        _ = EnableKeyspaceNotificationsAsync();
+    }
+
+    private async Task EnableKeyspaceNotificationsAsync()
+    {
+        try
+        {
+            foreach (var endpoint in connections.ReadMultiplexer.GetEndPoints())
+            {
+                var server = connections.ReadMultiplexer.GetServer(endpoint);
+                var current = (await server.ConfigGetAsync("notify-keyspace-events").ConfigureAwait(false)).FirstOrDefault().Value ?? string.Empty;
+                var wanted = new string([.. current.Union(RequiredEvents).Distinct()]);
+                if (RequiredEvents.All(current.Contains) || current.Contains('A', StringComparison.Ordinal) && current.Contains('K', StringComparison.Ordinal))
+                {
+                    LogKeyspaceEnabled(logger, current);
+                    continue;
+                }
+
+                await server.ConfigSetAsync("notify-keyspace-events", wanted).ConfigureAwait(false);
+                LogKeyspaceEnabled(logger, wanted);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or RedisCommandException or TimeoutException)
+        {
+            LogKeyspaceUnavailable(logger, ex.Message);
+        }
+    }
+
+    private static string Format(System.Net.EndPoint endpoint) => endpoint.ToString() ?? "?";
+
+    private static string EscapeGlob(string literal)
+    {
+        var builder = new System.Text.StringBuilder(literal.Length);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                builder.Append('\\');
+            }
+
+            builder.Append(c);
+        }
+
+        return builder.ToString();
+    }
+
+    [LoggerMessage(EventId = 34, Level = LogLevel.Warning, Message = "Could not subscribe to route changes yet ({Reason}); retrying")]
+    private static partial void LogSubscribeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Listening for route changes on {Channel}, 'dead' and keyspace notifications")]
+    private static partial void LogListening(ILogger logger, string channel);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "Keyspace notifications are on (notify-keyspace-events={Flags}): redis-cli writes are seen at once")]
+    private static partial void LogKeyspaceEnabled(ILogger logger, string flags);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Warning, Message = "Keyspace notifications could not be enabled ({Reason}): writes made without the change channel are seen after Router:RouteCacheTtl")]
+    private static partial void LogKeyspaceUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Information, Message = "Reconnected to Redis {Endpoint}: every cached route will be read again")]
+    private static partial void LogReconnected(ILogger logger, string endpoint);
+}

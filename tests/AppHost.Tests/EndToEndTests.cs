@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+
+namespace Hipache.Aspire.AppHost.Tests;
+
+/// <summary>
+/// The real AppHost, started as `dotnet run --project AppHost` would (without a container
+/// engine): every resource healthy, an app registered through Admin.Api, served by the Router.
+/// </summary>
+public sealed class EndToEndTests
+{
+    private const string AdminKey = "e2e-admin-key-0123456789abcdef0123456789";
+    private static readonly string[] Resources = ["redis", "router", "admin", "demo-a", "demo-b"];
+
+    [Fact]
+    public async Task AppHost_starts_healthy_and_routes_an_app_registered_through_the_admin_api()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromMinutes(4));
+
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
+            [$"Parameters:admin-api-key={AdminKey}"], timeout.Token);
+        await using var app = await builder.BuildAsync(timeout.Token);
+        await app.StartAsync(timeout.Token);
+
+        foreach (var resource in Resources)
+        {
+            await app.ResourceNotifications.WaitForResourceHealthyAsync(resource, timeout.Token);
+        }
+
+        var redis = builder.Resources.Single(r => r.Name == "redis");
+        TestContext.Current.SendDiagnosticMessage($"AppHost Redis resource: {redis.GetType().Name}");
+
+        using var admin = app.CreateHttpClient("admin", "http");
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        var demoA = app.GetEndpoint("demo-a", "http").ToString().TrimEnd('/');
+        var put = await admin.PutAsJsonAsync("/v1/frontends/e2e.localhost", new { app = "e2e", backends = new[] { demoA } }, timeout.Token);
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+
+        using var router = app.CreateHttpClient("router", "http");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
+        request.Headers.Host = "e2e.localhost";
+        using var response = await router.SendAsync(request, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("Hello from demo-a", await response.Content.ReadAsStringAsync(timeout.Token), StringComparison.Ordinal);
+
+        using var unauthenticated = app.CreateHttpClient("admin", "http");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await unauthenticated.DeleteAsync("/v1/frontends/e2e.localhost", timeout.Token)).StatusCode);
+    }
+}

@@ -1,0 +1,86 @@
+using Hipache.Aspire.TestSupport;
+
+[assembly: AssemblyFixture(typeof(Hipache.Aspire.RouteStore.Tests.RedisFixture))]
+
+namespace Hipache.Aspire.RouteStore.Tests;
+
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public TestRedis Redis { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Redis = await TestRedis.StartAsync();
+        TestContext.Current.SendDiagnosticMessage($"RouteStore.Tests use a real {Redis.Kind} on port {Redis.Port}");
+    }
+
+    public async ValueTask DisposeAsync() => await Redis.DisposeAsync();
+}
+
+/// <summary>The schema against a real Redis (hipache-compat 2.2, 2.4, 2.7, C18).</summary>
+public sealed class RouteStoreRedisTests(RedisFixture fixture) : IAsyncLifetime
+{
+    private RedisConnections _connections = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        var options = new RouteStoreOptions { ConnectionString = fixture.Redis.ConnectionString, KeyPrefix = $"t{Guid.NewGuid():N}:" };
+        _connections = RedisConnections.Connect(options);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _connections.DisposeAsync();
+
+    [Fact]
+    public async Task C18_lookup_reads_lists_and_dead_indexes_and_dead_marks_expire()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var writer = new RouteWriter(_connections);
+        var reader = new RouteReader(_connections);
+        await writer.ReplaceFrontendAsync("domain.com", "id", ["http://a:1", "http://b:2"], ct);
+        await writer.ReplaceFrontendAsync("*", "catchall", ["http://c:3"], ct);
+        await writer.MarkDeadAsync("domain.com", "http://a:1/", 1, 2, TimeSpan.FromSeconds(1), writeDeadSet: true);
+        await writer.MarkDeadAsync("domain.com", "http://a:1/", 5, 2, TimeSpan.FromSeconds(1), writeDeadSet: true);
+
+        var match = await reader.LookupAsync(CandidateKeys.For("domain.com"), ct);
+        Assert.NotNull(match);
+        Assert.Equal("id", match.Frontend.Identifier);
+        Assert.Equal(["http://a:1", "http://b:2"], match.Frontend.Backends);
+        Assert.Equal(new HashSet<int> { 1, 5 }, match.DeadIndexes);
+
+        var catchAll = await reader.LookupAsync(CandidateKeys.For("other.net"), ct);
+        Assert.Equal("*", catchAll!.Frontend.Key);
+
+        await Poll.UntilAsync(async () => (await reader.LookupAsync(CandidateKeys.For("domain.com"), ct))!.DeadIndexes.Count, n => n == 0, TimeSpan.FromSeconds(5), "the dead set to expire");
+    }
+
+    [Fact]
+    public async Task Section2_2_missing_and_empty_lists_do_not_match()
+    {
+        var reader = new RouteReader(_connections);
+        Assert.Null(await reader.LookupAsync(CandidateKeys.For("nothing.here"), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Backend_add_is_idempotent_and_remove_drops_shifted_dead_marks()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var writer = new RouteWriter(_connections);
+        var reader = new RouteReader(_connections);
+        await writer.ReplaceFrontendAsync("edit.test", "edit", ["http://a:1", "http://b:2", "http://c:3"], ct);
+        Assert.Equal(BackendChange.Unchanged, await writer.AddBackendAsync("edit.test", "http://a:1", ct));
+        Assert.Equal(BackendChange.Changed, await writer.AddBackendAsync("edit.test", "http://d:4", ct));
+        Assert.Equal(BackendChange.FrontendNotFound, await writer.AddBackendAsync("none.test", "http://d:4", ct));
+
+        await writer.MarkDeadAsync("edit.test", "http://a:1/", 0, 4, TimeSpan.FromSeconds(30), writeDeadSet: true);
+        await writer.MarkDeadAsync("edit.test", "http://c:3/", 2, 4, TimeSpan.FromSeconds(30), writeDeadSet: true);
+        Assert.Equal(BackendChange.Changed, await writer.RemoveBackendAsync("edit.test", "http://b:2", ct));
+        Assert.Equal(BackendChange.BackendNotFound, await writer.RemoveBackendAsync("edit.test", "http://b:2", ct));
+
+        var frontend = await reader.GetFrontendAsync("edit.test", ct);
+        Assert.Equal(["http://a:1", "http://c:3", "http://d:4"], frontend!.Backends);
+        var (dead, _) = await reader.GetDeadAsync("edit.test", ct);
+        // Index 0 still means a; the old index 2 (c) now is index 1, so the stale mark is gone.
+        Assert.Equal(new HashSet<int> { 0 }, dead);
+    }
+}

@@ -1,0 +1,90 @@
+using Hipache.Aspire.Router.Listeners;
+using Hipache.Aspire.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>The real router (Kestrel, YARP forwarder, Redis) on ephemeral loopback ports, with its own key prefix.</summary>
+internal sealed class RunningRouter : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RunningRouter(WebApplication app, string prefix, int port, int managementPort)
+    {
+        _app = app;
+        Prefix = prefix;
+        Port = port;
+        ManagementPort = managementPort;
+        Client = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.Zero })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+    }
+
+    public string Prefix { get; }
+
+    public int Port { get; }
+
+    public int ManagementPort { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<RunningRouter> StartAsync(TestRedis redis, IDictionary<string, string?>? settings = null, string? prefix = null)
+    {
+        prefix ??= $"t{Guid.NewGuid():N}:";
+        var config = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:redis"] = redis.ConnectionString,
+            ["RouteStore:KeyPrefix"] = prefix,
+            ["Router:Urls:0"] = "http://127.0.0.1:0",
+            ["Router:ManagementAddress"] = "127.0.0.1",
+            ["Router:ManagementPort"] = "0",
+            ["Router:RetryOnError"] = "3",
+        };
+        foreach (var pair in settings ?? new Dictionary<string, string?>())
+        {
+            config[pair.Key] = pair.Value;
+        }
+
+        var app = RouterApplication.Create([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(config);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        await app.StartAsync();
+        var listeners = app.Services.GetRequiredService<RouterListeners>();
+        return new RunningRouter(app, prefix, listeners.RoutedPorts[0], listeners.ManagementPort);
+    }
+
+    public async Task<HttpResponseMessage> GetAsync(string host, string path = "/", Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Host = host;
+        configure?.Invoke(request);
+        return await Client.SendAsync(request);
+    }
+
+    public async Task<(int Status, string Body)> GetTextAsync(string host, string path = "/")
+    {
+        using var response = await GetAsync(host, path);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Writes a frontend list the way Hipache tooling does: plain RPUSH, no change message.</summary>
+    public async Task RpushAsync(IDatabase db, string frontendKey, params string[] values) =>
+        await db.ListRightPushAsync(Prefix + "frontend:" + frontendKey, [.. values.Select(v => (RedisValue)v)]);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Hipache.Aspire.TestSupport;
+
+/// <summary>
+/// A real Kestrel backend on an ephemeral loopback port. By default it answers
+/// <c>backend=&lt;name&gt;</c> and echoes the request headers it received as <c>x-seen-*</c>.
+/// </summary>
+public sealed class TestBackend : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestBackend(WebApplication app, string name, int port)
+    {
+        _app = app;
+        Name = name;
+        Port = port;
+    }
+
+    public string Name { get; }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    public static async Task<TestBackend> StartAsync(string name, RequestDelegate? handler = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        app.UseWebSockets();
+        app.Run(handler ?? (context => DefaultAsync(context, name)));
+        await app.StartAsync();
+        var port = new Uri(app.Urls.First()).Port;
+        return new TestBackend(app, name, port);
+    }
+
+    private static async Task DefaultAsync(HttpContext context, string name)
+    {
+        foreach (var header in context.Request.Headers)
+        {
+            context.Response.Headers["x-seen-" + header.Key.ToLowerInvariant()] = header.Value;
+        }
+
+        context.Response.Headers["x-seen-path"] = context.Request.Path + context.Request.QueryString;
+        await context.Response.WriteAsync($"backend={name}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
