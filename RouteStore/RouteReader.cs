@@ -6,6 +6,13 @@ namespace Hipache.Aspire.RouteStore;
 /// <summary>Reads the routing table: one pipelined round trip per lookup (hipache-compat 2.7).</summary>
 public sealed class RouteReader(RedisConnections connections)
 {
+    // SCAN COUNT floor: a few hundred buckets per round trip, so that sparse matches do not cost one call per key.
+    private const int MinScanCount = 100;
+
+    // Bound on one page's work (about MaxScanCallsPerPage * COUNT keys examined), so that a
+    // selective match over a huge keyspace answers a short page instead of holding the request.
+    private const int MaxScanCallsPerPage = 64;
+
     private static readonly IReadOnlySet<int> NoDeadIndexes = new HashSet<int>();
 
     public RouteKeys Keys => connections.Keys;
@@ -60,6 +67,111 @@ public sealed class RouteReader(RedisConnections connections)
     {
         var list = await connections.Read.ListRangeAsync(connections.Keys.Frontend(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
         return list.Length == 0 ? null : new Frontend(frontendKey, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]);
+    }
+
+    /// <summary>
+    /// One page of frontends whose key (host part) matches the Redis glob <paramref name="match"/>,
+    /// read with SCAN (never KEYS, which blocks the server for the whole keyspace) and one pipelined
+    /// LRANGE per key. SCAN's guarantee holds: a frontend present for the whole walk is returned at
+    /// least once. A page holds at most <paramref name="limit"/> items, possibly fewer (even none) when
+    /// keys are sparse, so callers continue while <see cref="FrontendPage.Next"/> is set.
+    /// </summary>
+    public async Task<FrontendPage> ScanFrontendsAsync(string match, ScanPosition from, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(match);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        var pattern = EscapeGlob(connections.Keys.FrontendKeyPrefix) + match;
+        var keys = new List<string>(limit);
+        var cursor = from.Cursor;
+        var after = from.After;
+        ScanPosition? next = null;
+        for (var calls = 0; ; calls++)
+        {
+            // A split batch is re-read with the COUNT that produced it, so that it is the same batch.
+            var count = after is null ? Math.Max(limit - keys.Count, MinScanCount) : from.Count;
+            var reply = await connections.Read.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", count).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var parts = (RedisResult[])reply!;
+            var nextCursor = ulong.Parse((string)parts[0]!, NumberStyles.None, CultureInfo.InvariantCulture);
+            var batch = ((RedisResult[])parts[1]!).Select(k => (string)k!).Where(k => after is null || string.CompareOrdinal(k, after) > 0).Distinct().Order(StringComparer.Ordinal).ToList();
+            after = null;
+            var room = limit - keys.Count;
+            if (batch.Count > room)
+            {
+                keys.AddRange(batch.Take(room));
+                next = new ScanPosition(cursor, count, keys[^1]);
+                break;
+            }
+
+            keys.AddRange(batch);
+            cursor = nextCursor;
+            if (cursor == 0)
+            {
+                break;
+            }
+
+            if (keys.Count == limit || calls + 1 == MaxScanCallsPerPage)
+            {
+                next = new ScanPosition(cursor, 0, null);
+                break;
+            }
+        }
+
+        return new FrontendPage(await ReadListsAsync(keys, cancellationToken).ConfigureAwait(false), next);
+    }
+
+    /// <summary>The identifier (element 0) of each frontend key, null where the list is missing or empty; one pipelined round trip.</summary>
+    public async Task<IReadOnlyList<string?>> GetIdentifiersAsync(IReadOnlyList<string> frontendKeys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frontendKeys);
+        var batch = connections.Read.CreateBatch();
+        var reads = frontendKeys.Select(k => batch.ListGetByIndexAsync(connections.Keys.Frontend(k), 0)).ToArray();
+        batch.Execute();
+        await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. reads.Select(r => r.Result.IsNull ? null : r.Result.ToString())];
+    }
+
+    /// <summary>Reads full Redis keys' lists in one pipelined batch; keys that vanished or hold something else are skipped.</summary>
+    private async Task<IReadOnlyList<Frontend>> ReadListsAsync(List<string> redisKeys, CancellationToken cancellationToken)
+    {
+        var batch = connections.Read.CreateBatch();
+        var reads = redisKeys.Select(k => batch.ListRangeAsync(k)).ToArray();
+        batch.Execute();
+        try
+        {
+            await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException)
+        {
+            // WRONGTYPE on a key someone filled with a non-list; the others are still good.
+        }
+
+        var frontends = new List<Frontend>(redisKeys.Count);
+        for (var i = 0; i < redisKeys.Count; i++)
+        {
+            if (reads[i].IsCompletedSuccessfully && reads[i].Result is { Length: > 0 } list)
+            {
+                frontends.Add(new Frontend(connections.Keys.FrontendKeyOf(redisKeys[i])!, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]));
+            }
+        }
+
+        return frontends;
+    }
+
+    /// <summary>A literal for Redis glob patterns: the key prefix is configuration and may hold <c>*?[]\</c>.</summary>
+    private static string EscapeGlob(string literal)
+    {
+        var escaped = new System.Text.StringBuilder(literal.Length + 4);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
     }
 
     /// <summary>Dead indexes of a frontend key and the time their set expires (all members expire together).</summary>

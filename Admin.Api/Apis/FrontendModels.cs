@@ -9,3 +9,9 @@ public sealed record BackendWrite(string? Url);
 public sealed record BackendView(string Url, bool Dead, DateTimeOffset? DeadUntil);
 
 public sealed record FrontendView(string Host, string App, IReadOnlyList<BackendView> Backends);
+
+/// <summary>One item of <c>GET /v1/frontends</c>: the list as stored, without dead marks (one read per item is enough).</summary>
+public sealed record FrontendSummary(string Host, string App, IReadOnlyList<string> Backends);
+
+/// <summary>A page of a listing; <c>nextCursor</c> is absent on the last page and opaque otherwise.</summary>
+public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);

@@ -12,12 +12,43 @@ internal static class FrontendsApi
     {
         var group = endpoints.MapGroup("/v1/frontends").WithTags("Frontends").RequireAuthorization();
 
+        group.MapGet("/", ListAsync).WithName("ListFrontends").WithSummary("Pages through frontends (Redis SCAN) whose host matches a glob.");
         group.MapGet("/{host}", GetAsync).WithName("GetFrontend").WithSummary("Reads one frontend with its backends and their dead marks.");
         group.MapPut("/{host}", PutAsync).WithName("PutFrontend").WithSummary("Creates or replaces a frontend atomically.");
         group.MapDelete("/{host}", DeleteAsync).WithName("DeleteFrontend").WithSummary("Deletes a frontend and its dead marks.");
         group.MapPost("/{host}/backends", AddBackendAsync).WithName("AddBackend").WithSummary("Appends a backend; adding one already present changes nothing.");
         group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).");
         return group;
+    }
+
+    private static async Task<Results<Ok<Page<FrontendSummary>>, ValidationProblem>> ListAsync(
+        RouteReader reader, CancellationToken cancellationToken, string? match = null, string? cursor = null, int? limit = null)
+    {
+        var errors = new Dictionary<string, string[]>();
+        match ??= "*";
+        if (!RouteValidation.IsValidMatch(match, out var matchError))
+        {
+            errors["match"] = [matchError!];
+        }
+
+        if (!ScanPosition.TryDecode(cursor, out var position))
+        {
+            errors["cursor"] = ["Not a cursor this API returned; start again without one."];
+        }
+
+        if (!RouteValidation.TryPageSize(limit, out var size, out var limitError))
+        {
+            errors["limit"] = [limitError!];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var page = await reader.ScanFrontendsAsync(match, position, size, cancellationToken).ConfigureAwait(false);
+        var items = page.Items.Select(f => new FrontendSummary(f.Key, f.Identifier, f.Backends)).ToArray();
+        return TypedResults.Ok(new Page<FrontendSummary>(items, page.Next?.Encode()));
     }
 
     private static async Task<Results<Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> GetAsync(string host, RouteReader reader, CancellationToken cancellationToken)

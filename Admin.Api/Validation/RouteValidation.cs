@@ -11,6 +11,15 @@ internal static class RouteValidation
     public const int MaxBackends = 1000;
     public const int MaxUrlLength = 2048;
 
+    /// <summary>Page size of listings when none is asked for.</summary>
+    public const int DefaultPageSize = 100;
+
+    /// <summary>Largest page: about what one pipelined round trip to Redis reads in a millisecond or two.</summary>
+    public const int MaxPageSize = 1000;
+
+    /// <summary>A glob over hostnames needs no more than a hostname's length plus some wildcards.</summary>
+    public const int MaxMatchLength = MaxHostLength + 47;
+
     /// <summary>
     /// Lower-cased RFC 1123 name, optionally <c>*.</c> in front, or exactly <c>*</c>. Returns the
     /// normalized form (upper case is accepted and lowered, one trailing dot dropped) or an error.
@@ -104,5 +113,21 @@ internal static class RouteValidation
         }
 
         return true;
+    }
+
+    public static bool TryPageSize(int? limit, out int size, out string? error)
+    {
+        size = limit ?? DefaultPageSize;
+        error = size is < 1 or > MaxPageSize ? $"limit is 1-{MaxPageSize} (default {DefaultPageSize})." : null;
+        return error is null;
+    }
+
+    /// <summary>A Redis glob (<c>*</c>, <c>?</c>, <c>[...]</c>, <c>\</c> escapes) over frontend keys; the literal <c>*</c> host is <c>\*</c>.</summary>
+    public static bool IsValidMatch(string match, out string? error)
+    {
+        error = match.Length is 0 or > MaxMatchLength || match.Any(char.IsControl)
+            ? $"match is a Redis glob of 1-{MaxMatchLength} printable characters, e.g. '*.example.com' or 'api*'."
+            : null;
+        return error is null;
     }
 }

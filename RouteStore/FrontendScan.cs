@@ -1,0 +1,53 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+
+namespace Hipache.Aspire.RouteStore;
+
+/// <summary>One page of <see cref="RouteReader.ScanFrontendsAsync"/>; <see cref="Next"/> is null on the last page.</summary>
+public sealed record FrontendPage(IReadOnlyList<Frontend> Items, ScanPosition? Next);
+
+/// <summary>
+/// Where a frontend scan resumes: a Redis SCAN cursor, and, when the batch that cursor returns
+/// was split between two pages, the SCAN COUNT that produced it and the last key already returned
+/// (keys of a batch are handed out in ordinal order). Clients see it as an opaque token.
+/// </summary>
+public readonly record struct ScanPosition(ulong Cursor, int Count, string? After)
+{
+    public static ScanPosition Start => default;
+
+    /// <summary>URL-safe base64 of <c>cursor|count|after</c>: opaque, so that its shape can change.</summary>
+    public string Encode() =>
+        Base64Url.EncodeToString(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Cursor}|{Count}|{After}")));
+
+    public static bool TryDecode(string? token, out ScanPosition position)
+    {
+        position = Start;
+        if (string.IsNullOrEmpty(token))
+        {
+            return true;
+        }
+
+        string text;
+        try
+        {
+            text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        // The key comes last and may itself contain '|' (redis-cli users write anything).
+        var parts = text.Split('|', 3);
+        if (parts.Length != 3
+            || !ulong.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var cursor)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+        {
+            return false;
+        }
+
+        position = new ScanPosition(cursor, count, parts[2].Length == 0 ? null : parts[2]);
+        return true;
+    }
+}
