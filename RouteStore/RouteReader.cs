@@ -174,6 +174,15 @@ public sealed class RouteReader(RedisConnections connections)
         return escaped.ToString();
     }
 
+    /// <summary>Reads one frontend list and its <see cref="FrontendTag"/>, or null when the key is missing or empty.</summary>
+    public async Task<TaggedFrontend?> GetTaggedFrontendAsync(string frontendKey, CancellationToken cancellationToken = default)
+    {
+        var list = await connections.Read.ListRangeAsync(connections.Keys.Frontend(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return list.Length == 0
+            ? null
+            : new TaggedFrontend(new Frontend(frontendKey, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]), FrontendTag.Compute(list));
+    }
+
     /// <summary>Dead indexes of a frontend key and the time their set expires (all members expire together).</summary>
     public async Task<(IReadOnlySet<int> Indexes, DateTimeOffset? ExpiresAt)> GetDeadAsync(string frontendKey, CancellationToken cancellationToken = default)
     {

@@ -36,6 +36,46 @@ public sealed class RouteWriter(RedisConnections connections)
         return -2
         """);
 
+    // The checks every conditional script starts with, on the one frontend key. ARGV[1]: the
+    // If-Match condition ('' none, '*' exists, else comma-separated tags); ARGV[2]: the identifier
+    // the list must have if it exists ('' none). Refusals return {-1 | -2, identifier, tag}.
+    private const string ConditionPrelude = FrontendTag.LuaFunction + """
+
+        local current = redis.call('LRANGE', KEYS[1], 0, -1)
+        local existed = #current > 0
+        local currentTag = ''
+        if existed then currentTag = tag(current) end
+        local owner = current[1] or ''
+        if ARGV[1] ~= '' then
+          if not existed then return {-1, owner, currentTag} end
+          if ARGV[1] ~= '*' and string.find(',' .. ARGV[1] .. ',', ',' .. currentTag .. ',', 1, true) == nil then
+            return {-1, owner, currentTag}
+          end
+        end
+        if ARGV[2] ~= '' and existed and owner ~= ARGV[2] then return {-2, owner, currentTag} end
+
+        """;
+
+    // Replaces the list with ARGV[3..] (identifier, backends) unless it already is exactly that.
+    // Returns {0 created | 1 replaced | 2 unchanged, previous identifier, new tag}.
+    private const string ConditionalWriteScript = ConditionPrelude + """
+        local wanted = {}
+        for i = 3, #ARGV do wanted[#wanted + 1] = ARGV[i] end
+        local newTag = tag(wanted)
+        if newTag == currentTag then return {2, owner, newTag} end
+        redis.call('DEL', KEYS[1])
+        for i = 1, #wanted do redis.call('RPUSH', KEYS[1], wanted[i]) end
+        if existed then return {1, owner, newTag} end
+        return {0, owner, newTag}
+        """;
+
+    // Returns {3 deleted | 4 not found, previous identifier, previous tag}.
+    private const string ConditionalDeleteScript = ConditionPrelude + """
+        if not existed then return {4, '', ''} end
+        redis.call('DEL', KEYS[1])
+        return {3, owner, currentTag}
+        """;
+
     public RouteKeys Keys => connections.Keys;
 
     /// <summary>Creates or replaces a frontend list in one transaction. Returns true when it existed before.</summary>
@@ -59,6 +99,47 @@ public sealed class RouteWriter(RedisConnections connections)
         _ = deadCleared;
         await PublishChangeAsync(frontendKey).ConfigureAwait(false);
         return await existed.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Creates or replaces a frontend list if <paramref name="condition"/> holds, compared and
+    /// written by one script on the frontend key (atomic, and single-key for Redis Cluster). A list
+    /// that already is exactly the wanted one is left alone, dead marks included. After a change,
+    /// the dead set (positions in the old list) is dropped and the change published.
+    /// </summary>
+    public async Task<FrontendWriteResult> WriteFrontendAsync(
+        string frontendKey, string identifier, IReadOnlyList<string> backends, FrontendCondition condition, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backends);
+        var args = new RedisValue[backends.Count + 3];
+        args[0] = condition.IfMatch ?? string.Empty;
+        args[1] = condition.Owner ?? string.Empty;
+        args[2] = identifier;
+        for (var i = 0; i < backends.Count; i++)
+        {
+            args[i + 3] = backends[i];
+        }
+
+        var result = await EvaluateConditionalAsync(ConditionalWriteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome is FrontendOutcome.Created or FrontendOutcome.Replaced)
+        {
+            await AfterListChangedAsync(frontendKey, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>Deletes a frontend if <paramref name="condition"/> holds (one script), then its dead set, then publishes.</summary>
+    public async Task<FrontendWriteResult> DeleteFrontendAsync(string frontendKey, FrontendCondition condition, CancellationToken cancellationToken = default)
+    {
+        RedisValue[] args = [condition.IfMatch ?? string.Empty, condition.Owner ?? string.Empty];
+        var result = await EvaluateConditionalAsync(ConditionalDeleteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == FrontendOutcome.Deleted)
+        {
+            await AfterListChangedAsync(frontendKey, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     /// <summary>Deletes a frontend and its dead set. Returns false when it did not exist.</summary>
@@ -137,6 +218,36 @@ public sealed class RouteWriter(RedisConnections connections)
 
     public Task PublishChangeAsync(string frontendKey) =>
         connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
+
+    private async Task<FrontendWriteResult> EvaluateConditionalAsync(string script, string frontendKey, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        var reply = (RedisResult[])(await connections.Write.ScriptEvaluateAsync(script, [connections.Keys.Frontend(frontendKey)], args)
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var outcome = (long)reply[0] switch
+        {
+            0 => FrontendOutcome.Created,
+            1 => FrontendOutcome.Replaced,
+            2 => FrontendOutcome.Unchanged,
+            3 => FrontendOutcome.Deleted,
+            4 => FrontendOutcome.NotFound,
+            -1 => FrontendOutcome.PreconditionFailed,
+            _ => FrontendOutcome.OwnerConflict,
+        };
+        var previous = (string?)reply[1];
+        var tag = (string?)reply[2];
+        return new FrontendWriteResult(outcome, string.IsNullOrEmpty(previous) ? null : previous, string.IsNullOrEmpty(tag) ? null : tag);
+    }
+
+    /// <summary>
+    /// Dead indexes are positions in the list that just changed, so they are dropped (Q13). A
+    /// separate command because <c>dead:</c> is another key (another slot in Redis Cluster); a
+    /// router reading in between sees old marks for at most one round trip.
+    /// </summary>
+    private async Task AfterListChangedAsync(string frontendKey, CancellationToken cancellationToken)
+    {
+        await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+    }
 
     private async Task ClearDeadFromAsync(string frontendKey, int firstShiftedIndex, CancellationToken cancellationToken)
     {

@@ -18,6 +18,18 @@ internal sealed partial class AdminAudit(ILogger<AdminAudit> logger)
             _ => "backend-not-found",
         });
 
+    public void Record(ClaimsPrincipal caller, string operation, string target, FrontendOutcome outcome) =>
+        Record(caller, operation, target, outcome switch
+        {
+            FrontendOutcome.Created => "created",
+            FrontendOutcome.Replaced => "replaced",
+            FrontendOutcome.Unchanged => "unchanged",
+            FrontendOutcome.Deleted => "deleted",
+            FrontendOutcome.NotFound => "not-found",
+            FrontendOutcome.PreconditionFailed => "precondition-failed",
+            _ => "owner-conflict",
+        });
+
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Audit: {Caller} {Operation} {Target}: {Result}")]
     private static partial void LogWrite(ILogger logger, string caller, string operation, string target, string result);
 }

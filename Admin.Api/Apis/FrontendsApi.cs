@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Hipache.Aspire.Admin.Http;
 using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -51,28 +52,41 @@ internal static class FrontendsApi
         return TypedResults.Ok(new Page<FrontendSummary>(items, page.Next?.Encode()));
     }
 
-    private static async Task<Results<Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> GetAsync(string host, RouteReader reader, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<FrontendView>, StatusCodeHttpResult, ProblemHttpResult, ValidationProblem>> GetAsync(
+        string host, HttpContext http, RouteReader reader, CancellationToken cancellationToken)
     {
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
         {
             return Problems.Invalid("host", error!);
         }
 
-        var frontend = await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false);
-        if (frontend is null)
+        var tagged = await reader.GetTaggedFrontendAsync(key, cancellationToken).ConfigureAwait(false);
+        if (tagged is null)
         {
             return Problems.NotFound($"No frontend '{key}'.");
         }
 
+        http.Response.Headers.ETag = EntityTags.Format(tagged.Tag);
+        if (EntityTags.IfNoneMatchHits(http.Request, tagged.Tag))
+        {
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var frontend = tagged.Frontend;
         var (dead, expiresAt) = await reader.GetDeadAsync(key, cancellationToken).ConfigureAwait(false);
         var backends = frontend.Backends.Select((url, i) => new BackendView(url, dead.Contains(i), dead.Contains(i) ? expiresAt : null)).ToArray();
         return TypedResults.Ok(new FrontendView(key, frontend.Identifier, backends));
     }
 
-    private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ValidationProblem>> PutAsync(
-        string host, FrontendWrite body, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> PutAsync(
+        string host, FrontendWrite body, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
+        if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
+        {
+            errors["If-Match"] = [EntityTags.InvalidHeader];
+        }
+
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var hostError))
         {
             errors["host"] = [hostError!];
@@ -113,23 +127,40 @@ internal static class FrontendsApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        var existed = await writer.ReplaceFrontendAsync(key, body.App!, backends, cancellationToken).ConfigureAwait(false);
-        audit.Record(user, "put-frontend", key, existed ? "replaced" : "created");
+        var result = await writer.WriteFrontendAsync(key, body.App!, backends, new FrontendCondition(ifMatch, null), cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "put-frontend", key, result.Outcome);
+        if (result.Outcome == FrontendOutcome.PreconditionFailed)
+        {
+            return Problems.PreconditionFailed(key);
+        }
+
+        http.Response.Headers.ETag = EntityTags.Format(result.Tag!);
         var view = new FrontendView(key, body.App!, [.. backends.Select(b => new BackendView(b, false, null))]);
-        return existed ? TypedResults.Ok(view) : TypedResults.Created($"/v1/frontends/{Uri.EscapeDataString(key)}", view);
+        return result.Outcome == FrontendOutcome.Created ? TypedResults.Created($"/v1/frontends/{Uri.EscapeDataString(key)}", view) : TypedResults.Ok(view);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteAsync(
-        string host, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
         {
             return Problems.Invalid("host", error!);
         }
 
-        var deleted = await writer.DeleteFrontendAsync(key, cancellationToken).ConfigureAwait(false);
-        audit.Record(user, "delete-frontend", key, deleted ? "deleted" : "not-found");
-        return deleted ? TypedResults.NoContent() : Problems.NotFound($"No frontend '{key}'.");
+        if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
+        {
+            return Problems.Invalid("If-Match", EntityTags.InvalidHeader);
+        }
+
+        var result = await writer.DeleteFrontendAsync(key, new FrontendCondition(ifMatch, null), cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "delete-frontend", key, result.Outcome);
+        return result.Outcome switch
+        {
+            FrontendOutcome.Deleted => TypedResults.NoContent(),
+            // A missing frontend fails If-Match too (RFC 9110 13.1.1), but 404 says more.
+            FrontendOutcome.NotFound => Problems.NotFound($"No frontend '{key}'."),
+            _ => Problems.PreconditionFailed(key),
+        };
     }
 
     private static async Task<Results<Ok, ProblemHttpResult, ValidationProblem>> AddBackendAsync(
@@ -181,4 +212,10 @@ internal static class Problems
 
     public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+
+    public static ProblemHttpResult PreconditionFailed(string host) =>
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status412PreconditionFailed,
+            title: "Precondition failed",
+            detail: $"Frontend '{host}' is not in the version If-Match names (changed or deleted since it was read); read it again.");
 }
