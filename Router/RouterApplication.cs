@@ -1,3 +1,4 @@
+using Hipache.Aspire.Router.AccessLog;
 using Hipache.Aspire.Router.Configuration;
 using Hipache.Aspire.Router.Forwarding;
 using Hipache.Aspire.Router.Listeners;
@@ -12,8 +13,25 @@ public static class RouterApplication
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        var hipacheConfigPath = HipacheConfigFile.FindPath(args);
+        args = HipacheConfigFile.StripOwnArguments(args);
+
+        // Content root = the app's folder, so appsettings.json (log levels!) and the bundled error
+        // pages are found whatever directory the router is started from.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
+
+        // Hipache's config file sits below environment variables and the command line, which still override it.
+        HipacheConfigFile? hipacheConfig = null;
+        if (hipacheConfigPath is not null)
+        {
+            hipacheConfig = HipacheConfigFile.Load(hipacheConfigPath, !string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString("redis")));
+            var sources = builder.Configuration.Sources;
+            // Just above the last settings file (appsettings*.json, user secrets), below everything after it.
+            var lastFile = sources.Select((source, index) => (source, index))
+                .LastOrDefault(s => s.source is Microsoft.Extensions.Configuration.FileConfigurationSource, (null!, -1)).index;
+            sources.Insert(lastFile + 1, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = hipacheConfig.Settings });
+        }
 
         builder.AddServiceDefaults(RouterMetrics.MeterName);
         builder.AddRouteStore();
@@ -35,6 +53,8 @@ public static class RouterApplication
         builder.Services.AddSingleton<ForwarderClient>();
         builder.Services.AddSingleton<ForwardingTransformer>();
         builder.Services.AddSingleton<ErrorPageWriter>();
+        builder.Services.AddSingleton<AccessLogWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());
         builder.Services.AddSingleton<ProxyHandler>();
 
         var listeners = new RouterListeners();
@@ -56,6 +76,16 @@ public static class RouterApplication
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = routerOptions.DrainTimeout);
 
         var app = builder.Build();
+        if (hipacheConfig is not null)
+        {
+            var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Hipache.Aspire.Router.Configuration");
+            RouterLog.HipacheConfigLoaded(log, hipacheConfig.Path);
+            foreach (var note in hipacheConfig.Notes)
+            {
+                RouterLog.HipacheConfigNote(log, note);
+            }
+        }
+
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
 
         // Everything that did not arrive on the management port is routed traffic: one branch,

@@ -23,6 +23,9 @@ public sealed class RouterOptions
     /// </summary>
     public IList<string> Urls { get; } = [];
 
+    /// <summary>TLS listeners (Hipache's <c>https.bind</c>): one certificate per address, PEM files.</summary>
+    public IList<TlsListenerOptions> Tls { get; } = [];
+
     /// <summary>Address of the management listener (health, liveness). <c>*</c> means every interface.</summary>
     public string ManagementAddress { get; set; } = "localhost";
 
@@ -74,6 +77,33 @@ public sealed class RouterOptions
     /// <summary>Peers whose X-Forwarded-* headers are kept (addresses or CIDRs, Q9). Empty: trust nobody.</summary>
     public IList<string> TrustedProxies { get; } = [];
 
+    /// <summary>
+    /// Hipache's <c>server.accessLog</c>: a file path, <c>stdout</c>, or empty for none. Files are
+    /// reopened on SIGUSR1 and SIGHUP (log rotation).
+    /// </summary>
+    public string? AccessLog { get; set; }
+
     /// <summary>How long in-flight requests may finish after SIGTERM (Q27).</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+}
+
+/// <summary>One HTTPS listener and its certificate, loaded from PEM files.</summary>
+public sealed class TlsListenerOptions
+{
+    /// <summary>An IP address, <c>*</c>/<c>0.0.0.0</c>/<c>::</c> for every interface, or <c>localhost</c>.</summary>
+    public string Address { get; set; } = "*";
+
+    public int Port { get; set; } = 443;
+
+    /// <summary>PEM certificate file.</summary>
+    public string Cert { get; set; } = string.Empty;
+
+    /// <summary>PEM private key file.</summary>
+    public string Key { get; set; } = string.Empty;
+
+    /// <summary>Passphrase of an encrypted key.</summary>
+    public string? Passphrase { get; set; }
+
+    /// <summary>Extra CA / intermediate certificates (PEM) sent as the chain.</summary>
+    public IList<string> Ca { get; } = [];
 }

@@ -33,6 +33,7 @@ internal sealed class ErrorPageWriter
         headers.CacheControl = "no-cache";
         headers.Pragma = "no-cache";
         headers.Expires = "-1";
+        context.Features.Get<RequestTrace>()?.WriteDebugHeaders(headers, message);
 
         var page = status == StatusCodes.Status200OK ? null : FindPage(status);
         if (page is null)

@@ -24,6 +24,7 @@ internal sealed class ForwardingTransformer : HttpTransformer
     private readonly bool _setOnlyIfAbsent;
     private readonly bool _hipacheAddresses;
     private readonly IPNetwork[] _trustedProxies;
+    private readonly bool _debug;
 
     public ForwardingTransformer(IOptions<RouterOptions> options)
     {
@@ -31,6 +32,7 @@ internal sealed class ForwardingTransformer : HttpTransformer
         _setOnlyIfAbsent = o.Compatibility == CompatibilityMode.Hipache;
         _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
         _trustedProxies = [.. o.TrustedProxies.Select(ParseNetwork)];
+        _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
     }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -73,6 +75,17 @@ internal sealed class ForwardingTransformer : HttpTransformer
         Replace(headers, ForwardedProto, proto);
         Replace(headers, ForwardedProtocol, proto);
         Replace(headers, ForwardedPort, port);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (_debug && proxyResponse is not null)
+        {
+            httpContext.Features.Get<RequestTrace>()?.WriteDebugHeaders(httpContext.Response.Headers, error: null);
+        }
+
+        return copy;
     }
 
     private bool IsTrusted(IPAddress? address)

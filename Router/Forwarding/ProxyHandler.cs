@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hipache.Aspire.Router.AccessLog;
 using Hipache.Aspire.Router.Configuration;
 using Hipache.Aspire.Router.Routing;
 using Microsoft.AspNetCore.Http.Features;
@@ -23,11 +24,14 @@ internal sealed partial class ProxyHandler
     private readonly BackendHealth _health;
     private readonly ErrorPageWriter _errors;
     private readonly RouterMetrics _metrics;
+    private readonly AccessLogWriter _accessLog;
     private readonly ILogger<ProxyHandler> _logger;
     private readonly ForwarderRequestConfig _requestConfig;
     private readonly int _retryOnError;
     private readonly int _unknownHostStatus;
     private readonly bool _strictDead;
+    private readonly bool _debug;
+    private readonly bool _hipacheAddresses;
 
     public ProxyHandler(
         IHttpForwarder forwarder,
@@ -38,6 +42,7 @@ internal sealed partial class ProxyHandler
         BackendHealth health,
         ErrorPageWriter errors,
         RouterMetrics metrics,
+        AccessLogWriter accessLog,
         IOptions<RouterOptions> options,
         ILogger<ProxyHandler> logger)
     {
@@ -49,11 +54,15 @@ internal sealed partial class ProxyHandler
         _health = health;
         _errors = errors;
         _metrics = metrics;
+        _accessLog = accessLog;
         _logger = logger;
         var o = options.Value;
         _retryOnError = o.RetryOnError;
         _unknownHostStatus = o.UnknownHostStatus;
         _strictDead = o.Compatibility == CompatibilityMode.Hipache;
+        // Q14: Hipache honours X-Debug from anyone; here only when Router:Debug is on.
+        _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
+        _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
         _requestConfig = new ForwarderRequestConfig
         {
             // Hipache speaks HTTP/1.1 to every backend (hipache-compat 5.2).
@@ -65,6 +74,52 @@ internal sealed partial class ProxyHandler
     }
 
     public Task InvokeAsync(HttpContext context)
+    {
+        var debugHeaders = _debug && context.Request.Headers.ContainsKey("X-Debug");
+        if (!debugHeaders && !_accessLog.IsEnabled)
+        {
+            return HandleAsync(context, trace: null);
+        }
+
+        var trace = new RequestTrace(Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow, debugHeaders);
+        context.Features.Set(trace);
+        return _accessLog.IsEnabled ? LoggedAsync(context, trace) : HandleAsync(context, trace);
+    }
+
+    private async Task LoggedAsync(HttpContext context, RequestTrace trace)
+    {
+        var original = context.Response.Body;
+        var counting = new CountingStream(original);
+        context.Response.Body = counting;
+        try
+        {
+            await HandleAsync(context, trace).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Response.Body = original;
+            if (_accessLog.LogAllRequests || trace.Route is not null)
+            {
+                var request = context.Request;
+                var now = Stopwatch.GetTimestamp();
+                _accessLog.Write(AccessLogLine.Format(
+                    ClientAddress.Format(context.Connection.RemoteIpAddress, _hipacheAddresses) ?? "-",
+                    trace.StartedAt,
+                    request.Method,
+                    context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/",
+                    request.Protocol,
+                    context.Response.StatusCode,
+                    counting.BytesWritten,
+                    request.Headers.Referer.ToString(),
+                    request.Headers.UserAgent.ToString(),
+                    trace.Route?.Identifier ?? string.Empty,
+                    Stopwatch.GetElapsedTime(trace.RequestStart, now),
+                    trace.AttemptStart == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(trace.AttemptStart, now)));
+            }
+        }
+    }
+
+    private Task HandleAsync(HttpContext context, RequestTrace? trace)
     {
         var hostHeader = context.Request.Headers.Host.ToString();
         Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
@@ -79,22 +134,27 @@ internal sealed partial class ProxyHandler
         }
 
         var host = buffer[..length];
+        if (trace is not null)
+        {
+            trace.RequestedHost = new string(host);
+        }
+
         return _cache.TryGetFresh(host, out var lookup)
-            ? RouteAsync(context, lookup, hostHeader)
-            : LookupThenRouteAsync(context, _cache.LookupAsync(host, context.RequestAborted), hostHeader);
+            ? RouteAsync(context, lookup, hostHeader, trace)
+            : LookupThenRouteAsync(context, _cache.LookupAsync(host, context.RequestAborted), hostHeader, trace);
     }
 
-    private async Task LookupThenRouteAsync(HttpContext context, Task<LookupResult> lookup, string hostHeader) =>
-        await RouteAsync(context, await lookup.ConfigureAwait(false), hostHeader).ConfigureAwait(false);
+    private async Task LookupThenRouteAsync(HttpContext context, Task<LookupResult> lookup, string hostHeader, RequestTrace? trace) =>
+        await RouteAsync(context, await lookup.ConfigureAwait(false), hostHeader, trace).ConfigureAwait(false);
 
-    private Task RouteAsync(HttpContext context, LookupResult lookup, string hostHeader) => lookup.Status switch
+    private Task RouteAsync(HttpContext context, LookupResult lookup, string hostHeader, RequestTrace? trace) => lookup.Status switch
     {
-        LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader),
+        LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader, trace),
         LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found"),
         _ => Answer(context, StatusCodes.Status503ServiceUnavailable, "routing table unavailable"),
     };
 
-    private async Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader)
+    private async Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
     {
         var tried = route.Backends.Length <= 64 ? 0UL : ulong.MaxValue;
         var triedMany = tried == ulong.MaxValue ? new bool[route.Backends.Length] : null;
@@ -117,6 +177,13 @@ internal sealed partial class ProxyHandler
             }
 
             var started = Stopwatch.GetTimestamp();
+            if (trace is not null)
+            {
+                trace.Route = route;
+                trace.BackendIndex = index;
+                trace.AttemptStart = started;
+            }
+
             var error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
             _metrics.UpstreamDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Hipache.Aspire.Router.Configuration;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -35,12 +36,50 @@ public sealed class RouterListeners
             Listen(kestrel, address.Host, address.Port, _routed);
         }
 
+        foreach (var tls in options.Tls)
+        {
+            var certificate = LoadCertificate(tls);
+            var chain = new X509Certificate2Collection();
+            foreach (var ca in tls.Ca)
+            {
+                chain.ImportFromPemFile(ca);
+            }
+
+            Listen(kestrel, tls.Address, tls.Port, _routed, listen => listen.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                if (chain.Count > 0)
+                {
+                    https.ServerCertificateChain = chain;
+                }
+            }));
+        }
+
         Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
     }
 
-    private static void Listen(KestrelServerOptions kestrel, string host, int port, List<ListenOptions> into)
+    private static X509Certificate2 LoadCertificate(TlsListenerOptions tls)
     {
-        void Keep(ListenOptions listen) => into.Add(listen);
+        try
+        {
+            return string.IsNullOrEmpty(tls.Passphrase)
+                ? X509Certificate2.CreateFromPemFile(tls.Cert, tls.Key)
+                : X509Certificate2.CreateFromEncryptedPemFile(tls.Cert, tls.Passphrase, tls.Key);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"TLS listener {tls.Address}:{tls.Port}: cannot load certificate '{tls.Cert}' with key '{tls.Key}': {ex.Message}", ex);
+        }
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string host, int port, List<ListenOptions> into, Action<ListenOptions>? configure = null)
+    {
+        void Keep(ListenOptions listen)
+        {
+            configure?.Invoke(listen);
+            into.Add(listen);
+        }
+
         if (host is "*" or "+" or "0.0.0.0" or "[::]" or "::")
         {
             kestrel.ListenAnyIP(port, Keep);

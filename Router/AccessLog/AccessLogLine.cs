@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Text;
+
+namespace Hipache.Aspire.Router.AccessLog;
+
+/// <summary>
+/// Hipache's access log line (hipache-compat 5.7), field order and format unchanged, with Q22's
+/// fixes: UTC throughout, the resolved client address, bytes of this response, and quotes,
+/// backslashes and control characters escaped as nginx does (<c>\x22</c>) so that a client cannot
+/// forge lines.
+/// <code>ADDR - - [DD/Mon/YYYY:HH:MM:SS +0000] "METHOD TARGET HTTP/VERSION" STATUS BYTES "REFERER" "USER-AGENT" "IDENTIFIER" TOTAL BACKEND</code>
+/// </summary>
+internal static class AccessLogLine
+{
+    private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+    public static string Format(
+        string address, DateTimeOffset startedAt, string method, string target, string protocol, int status, long bytes,
+        string? referer, string? userAgent, string identifier, TimeSpan total, TimeSpan backend)
+    {
+        var utc = startedAt.UtcDateTime;
+        var builder = new StringBuilder(192);
+        builder.Append(address).Append(" - - [")
+            .Append(utc.Day.ToString("00", CultureInfo.InvariantCulture)).Append('/')
+            .Append(Months[utc.Month - 1]).Append('/')
+            .Append(utc.Year.ToString(CultureInfo.InvariantCulture)).Append(':')
+            .Append(utc.ToString("HH:mm:ss", CultureInfo.InvariantCulture)).Append(" +0000] \"");
+        AppendEscaped(builder, method).Append(' ');
+        AppendEscaped(builder, target).Append(' ');
+        AppendEscaped(builder, protocol).Append("\" ")
+            .Append(status.ToString(CultureInfo.InvariantCulture)).Append(' ')
+            .Append(bytes.ToString(CultureInfo.InvariantCulture)).Append(" \"");
+        AppendEscaped(builder, referer ?? string.Empty).Append("\" \"");
+        AppendEscaped(builder, userAgent ?? string.Empty).Append("\" \"");
+        AppendEscaped(builder, identifier).Append("\" ")
+            .Append(Seconds(total)).Append(' ')
+            .Append(Seconds(backend));
+        return builder.ToString();
+    }
+
+    /// <summary>Milliseconds / 1000 in shortest form, as Hipache prints them: <c>0.014</c>, <c>1.5</c>, <c>0</c>.</summary>
+    public static string Seconds(TimeSpan elapsed) =>
+        (Math.Round(elapsed.TotalMilliseconds) / 1000).ToString("0.###", CultureInfo.InvariantCulture);
+
+    private static StringBuilder AppendEscaped(StringBuilder builder, string value)
+    {
+        foreach (var c in value)
+        {
+            if (c is '"' or '\\' || c < 0x20 || c == 0x7f)
+            {
+                builder.Append("\\x").Append(((int)c).ToString("X2", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder;
+    }
+}

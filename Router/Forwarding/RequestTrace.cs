@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Hipache.Aspire.Router.Routing;
+
+namespace Hipache.Aspire.Router.Forwarding;
+
+/// <summary>
+/// One request's route, chosen backend and timings, for the <c>x-debug-*</c> headers
+/// (hipache-compat 5.6) and the access log line (5.7). Created only when one of them is on
+/// for this request, so ordinary requests with both off pay nothing.
+/// </summary>
+internal sealed class RequestTrace(long requestStart, DateTimeOffset startedAt, bool debugHeaders)
+{
+    public static readonly string Version =
+        typeof(RequestTrace).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    /// <summary>The normalised Host, once known.</summary>
+    public string RequestedHost { get; set; } = string.Empty;
+
+    public long RequestStart { get; } = requestStart;
+
+    /// <summary>Wall-clock start, for the access log's date.</summary>
+    public DateTimeOffset StartedAt { get; } = startedAt;
+
+    /// <summary>The request carried X-Debug and debugging is enabled.</summary>
+    public bool DebugHeaders { get; } = debugHeaders;
+
+    public long AttemptStart { get; set; }
+
+    public RouteEntry? Route { get; set; }
+
+    public int BackendIndex { get; set; } = -1;
+
+    /// <summary>Writes the headers; <paramref name="error"/> is the router's message for its own answers.</summary>
+    public void WriteDebugHeaders(IHeaderDictionary headers, string? error)
+    {
+        if (!DebugHeaders)
+        {
+            return;
+        }
+
+        headers["x-debug-version-hipache"] = Version;
+        if (Route is not null && BackendIndex >= 0)
+        {
+            var now = Stopwatch.GetTimestamp();
+            headers["x-debug-backend-url"] = Route.Backends[BackendIndex].Href;
+            headers["x-debug-backend-id"] = BackendIndex.ToString(CultureInfo.InvariantCulture);
+            headers["x-debug-vhost"] = Route.Identifier;
+            headers["x-debug-frontend-key"] = RequestedHost;
+            headers["x-debug-time-total"] = Milliseconds(RequestStart, now);
+            headers["x-debug-time-backend"] = Milliseconds(AttemptStart, now);
+        }
+
+        if (error is not null)
+        {
+            headers["x-debug-error"] = error;
+        }
+    }
+
+    private static string Milliseconds(long from, long to) =>
+        ((long)Stopwatch.GetElapsedTime(from, to).TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+}
