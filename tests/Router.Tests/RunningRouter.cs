@@ -36,7 +36,7 @@ internal sealed class RunningRouter : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<RunningRouter> StartAsync(TestRedis redis, IDictionary<string, string?>? settings = null, string? prefix = null)
+    public static Task<RunningRouter> StartAsync(TestRedis redis, IDictionary<string, string?>? settings = null, string? prefix = null)
     {
         prefix ??= $"t{Guid.NewGuid():N}:";
         var config = new Dictionary<string, string?>
@@ -44,16 +44,22 @@ internal sealed class RunningRouter : IAsyncDisposable
             ["ConnectionStrings:redis"] = redis.ConnectionString,
             ["RouteStore:KeyPrefix"] = prefix,
             ["Router:Urls:0"] = "http://127.0.0.1:0",
-            ["Router:ManagementAddress"] = "127.0.0.1",
-            ["Router:ManagementPort"] = "0",
             ["Router:RetryOnError"] = "3",
         };
+        return StartWithArgsAsync([], prefix, config, settings);
+    }
+
+    /// <summary>Starts the router as its command line would (e.g. <c>--config hipache.json</c>), management on an ephemeral port.</summary>
+    public static async Task<RunningRouter> StartWithArgsAsync(string[] args, string prefix, IDictionary<string, string?> config, IDictionary<string, string?>? settings = null)
+    {
+        config["Router:ManagementAddress"] = "127.0.0.1";
+        config["Router:ManagementPort"] = "0";
         foreach (var pair in settings ?? new Dictionary<string, string?>())
         {
             config[pair.Key] = pair.Value;
         }
 
-        var app = RouterApplication.Create([], builder =>
+        var app = RouterApplication.Create(args, builder =>
         {
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
