@@ -1,5 +1,6 @@
 using Hipache.Aspire.Admin;
 using Hipache.Aspire.Admin.Apis;
+using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Authentication;
@@ -19,6 +20,8 @@ builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<StoreExceptionHandler>();
 builder.Services.AddOpenApi();
 builder.Services.AddSingleton<AdminAudit>();
+builder.Services.AddSingleton<AppIndex>();
+builder.Services.AddSingleton<AppRegistry>();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -30,6 +33,7 @@ app.MapOpenApi();
 app.MapScalarApiReference();
 app.MapDefaultEndpoints();
 app.MapFrontendsApi();
+app.MapAppsApi();
 app.Run();
 
 /// <summary>Entry point, visible to WebApplicationFactory in the tests.</summary>

@@ -47,7 +47,7 @@ public sealed class RouteKeys
     /// <summary>Prefix of the per-app set of hostnames the admin API maintains.</summary>
     public string AppKeyPrefix { get; }
 
-    /// <summary>Set of every app name the admin API knows.</summary>
+    /// <summary>Sorted set (all scores 0, so it pages in name order) of every app name the admin API knows.</summary>
     public string AppIndexKey { get; }
 
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;

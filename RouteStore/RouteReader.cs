@@ -116,45 +116,7 @@ public sealed class RouteReader(RedisConnections connections)
             }
         }
 
-        return new FrontendPage(await ReadListsAsync(keys, cancellationToken).ConfigureAwait(false), next);
-    }
-
-    /// <summary>The identifier (element 0) of each frontend key, null where the list is missing or empty; one pipelined round trip.</summary>
-    public async Task<IReadOnlyList<string?>> GetIdentifiersAsync(IReadOnlyList<string> frontendKeys, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(frontendKeys);
-        var batch = connections.Read.CreateBatch();
-        var reads = frontendKeys.Select(k => batch.ListGetByIndexAsync(connections.Keys.Frontend(k), 0)).ToArray();
-        batch.Execute();
-        await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return [.. reads.Select(r => r.Result.IsNull ? null : r.Result.ToString())];
-    }
-
-    /// <summary>Reads full Redis keys' lists in one pipelined batch; keys that vanished or hold something else are skipped.</summary>
-    private async Task<IReadOnlyList<Frontend>> ReadListsAsync(List<string> redisKeys, CancellationToken cancellationToken)
-    {
-        var batch = connections.Read.CreateBatch();
-        var reads = redisKeys.Select(k => batch.ListRangeAsync(k)).ToArray();
-        batch.Execute();
-        try
-        {
-            await Task.WhenAll(reads).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException)
-        {
-            // WRONGTYPE on a key someone filled with a non-list; the others are still good.
-        }
-
-        var frontends = new List<Frontend>(redisKeys.Count);
-        for (var i = 0; i < redisKeys.Count; i++)
-        {
-            if (reads[i].IsCompletedSuccessfully && reads[i].Result is { Length: > 0 } list)
-            {
-                frontends.Add(new Frontend(connections.Keys.FrontendKeyOf(redisKeys[i])!, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]));
-            }
-        }
-
-        return frontends;
+        return new FrontendPage(await FrontendLists.ReadAsync(connections.Read, connections.Keys, keys, cancellationToken).ConfigureAwait(false), next);
     }
 
     /// <summary>A literal for Redis glob patterns: the key prefix is configuration and may hold <c>*?[]\</c>.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Http;
 using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
@@ -79,7 +80,7 @@ internal static class FrontendsApi
     }
 
     private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> PutAsync(
-        string host, FrontendWrite body, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, FrontendWrite body, HttpContext http, RouteWriter writer, AppRegistry apps, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
@@ -97,31 +98,7 @@ internal static class FrontendsApi
             errors["app"] = [appError!];
         }
 
-        var backends = new List<string>();
-        var backendErrors = new List<string>();
-        var input = body.Backends ?? [];
-        if (input.Count > RouteValidation.MaxBackends)
-        {
-            backendErrors.Add($"At most {RouteValidation.MaxBackends} backends.");
-        }
-
-        foreach (var url in input)
-        {
-            if (RouteValidation.TryNormalizeBackend(url, out var normalized, out var urlError))
-            {
-                backends.Add(normalized);
-            }
-            else
-            {
-                backendErrors.Add(urlError!);
-            }
-        }
-
-        if (backendErrors.Count > 0)
-        {
-            errors["backends"] = [.. backendErrors];
-        }
-
+        var backends = RouteValidation.NormalizeBackends(body.Backends, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
@@ -134,13 +111,14 @@ internal static class FrontendsApi
             return Problems.PreconditionFailed(key);
         }
 
+        await apps.TrackAsync(key, body.App!, result.PreviousIdentifier, cancellationToken).ConfigureAwait(false);
         http.Response.Headers.ETag = EntityTags.Format(result.Tag!);
         var view = new FrontendView(key, body.App!, [.. backends.Select(b => new BackendView(b, false, null))]);
         return result.Outcome == FrontendOutcome.Created ? TypedResults.Created($"/v1/frontends/{Uri.EscapeDataString(key)}", view) : TypedResults.Ok(view);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteAsync(
-        string host, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, HttpContext http, RouteWriter writer, AppRegistry apps, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
         {
@@ -154,6 +132,11 @@ internal static class FrontendsApi
 
         var result = await writer.DeleteFrontendAsync(key, new FrontendCondition(ifMatch, null), cancellationToken).ConfigureAwait(false);
         audit.Record(user, "delete-frontend", key, result.Outcome);
+        if (result.Outcome == FrontendOutcome.Deleted)
+        {
+            await apps.TrackAsync(key, null, result.PreviousIdentifier, cancellationToken).ConfigureAwait(false);
+        }
+
         return result.Outcome switch
         {
             FrontendOutcome.Deleted => TypedResults.NoContent(),

@@ -1,0 +1,10 @@
+namespace Hipache.Aspire.Admin.Apis;
+
+/// <summary>Body of <c>PUT /v1/apps/{app}</c>: the app's whole state, every host served by the same backends.</summary>
+public sealed record AppWrite(IReadOnlyList<string>? Hosts, IReadOnlyList<string>? Backends);
+
+/// <summary>
+/// An app as its frontend lists say it is: the hosts whose list has the app as identifier, and
+/// the backends of those lists (in order of first appearance, should redis-cli have made them differ).
+/// </summary>
+public sealed record AppView(string App, IReadOnlyList<string> Hosts, IReadOnlyList<string> Backends);
