@@ -28,6 +28,8 @@ internal sealed class ErrorPageWriter
     public Task WriteAsync(HttpContext context, int status, string message)
     {
         var response = context.Response;
+        // A failed attempt may have copied some of the backend's headers (a Content-Length...).
+        response.Clear();
         response.StatusCode = status;
         var headers = response.Headers;
         headers.CacheControl = "no-cache";

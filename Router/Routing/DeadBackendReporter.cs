@@ -32,22 +32,24 @@ internal sealed partial class DeadBackendReporter(
         var backend = route.Backends[index];
         metrics.DeadMark();
         LogMarkedDead(logger, backend.HostAndPort, index, route.Identifier, reason);
-        _ = MarkAsync(key, backend.Href, index, route.Backends.Length);
+        // The batch is sent before MarkDeadAsync first yields; dropping the cached entry right
+        // after it means the next lookup, queued behind the write on the same ordered connection,
+        // already sees the mark (as Hipache's evicted LRU entry did).
+        var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, _ttl, checker.IsPassive);
+        cache.Invalidate(key);
+        _ = ObserveAsync(write, backend.Href);
     }
 
-    private async Task MarkAsync(string key, string href, int index, int count)
+    private async Task ObserveAsync(Task write, string href)
     {
         try
         {
-            await store.MarkDeadAsync(key, href, index, count, _ttl, checker.IsPassive).ConfigureAwait(false);
+            await write.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
         {
             LogMarkFailed(logger, href, ex.Message);
         }
-
-        // Issued after the write on the same ordered connection, so the re-read sees the mark.
-        cache.Invalidate(key);
     }
 
     [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "Backend {Backend} (index {Index}) of {Identifier} marked dead: {Reason}")]

@@ -15,8 +15,21 @@ internal sealed partial class RouteChangeListener(
     RouteCache cache,
     ILogger<RouteChangeListener> logger) : BackgroundService
 {
+    // How long start-up waits for the subscriptions: a router that serves before it listens could
+    // cache a route that changes in that window for up to Router:RouteCacheTtl. With Redis down it
+    // starts anyway (stale-if-error and 503s) and subscribes when Redis is back.
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(3);
+
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     // K: keyspace channel, g: DEL/EXPIRE/RENAME, l: list commands, s: set commands, x: expirations, e: evictions.
     private const string RequiredEvents = "Kglsxe";
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAny(_subscribed.Task, Task.Delay(StartupWait, cancellationToken)).ConfigureAwait(false);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -30,6 +43,9 @@ internal sealed partial class RouteChangeListener(
                 try
                 {
                     await SubscribeAsync().ConfigureAwait(false);
+                    // Anything cached before we listened may have missed a change.
+                    cache.InvalidateAll();
+                    _subscribed.TrySetResult();
                     break;
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)

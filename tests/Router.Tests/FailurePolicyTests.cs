@@ -1,0 +1,310 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Hipache.Aspire.TestSupport;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>hipache-compat 4.3, 4.4 and section 9 (Q3, Q5, Q11, Q18, Q19, Q21, Q25), in both modes where they differ.</summary>
+public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private StackExchange.Redis.ConnectionMultiplexer _redis = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _redis = await fixture.Redis.ConnectAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var owned in Enumerable.Reverse(_owned))
+        {
+            await owned.DisposeAsync();
+        }
+
+        await _redis.DisposeAsync();
+    }
+
+    private async Task<RunningRouter> RouterAsync(bool hipache = false, params (string Key, string Value)[] settings)
+    {
+        var all = new Dictionary<string, string?> { ["Router:Compatibility"] = hipache ? "Hipache" : "Safe" };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        var router = await RunningRouter.StartAsync(fixture.Redis, all);
+        _owned.Add(router);
+        return router;
+    }
+
+    private async Task<TestBackend> BackendAsync(string name, RequestDelegate? handler = null)
+    {
+        var backend = await TestBackend.StartAsync(name, handler);
+        _owned.Add(backend);
+        return backend;
+    }
+
+    private static RequestDelegate Status(int status) => context =>
+    {
+        context.Response.StatusCode = status;
+        return context.Response.WriteAsync($"status {status}");
+    };
+
+    private Task<StackExchange.Redis.RedisValue[]> DeadSet(RunningRouter router, string key) => _redis.GetDatabase().SetMembersAsync(router.Prefix + "dead:" + key);
+
+    [Fact]
+    public async Task C10_Q3_a_501_is_relayed_and_ejects_only_in_hipache_mode()
+    {
+        foreach (var hipache in new[] { false, true })
+        {
+            var router = await RouterAsync(hipache, ("Router:RetryOnError", "0"));
+            var healthy = await BackendAsync("healthy");
+            var unimplemented = await BackendAsync("501", Status(501));
+            await router.RpushAsync(_redis.GetDatabase(), "c10.test", "c10", healthy.Url, unimplemented.Url);
+
+            var statuses = new List<int>();
+            for (var i = 0; i < 20; i++)
+            {
+                statuses.Add((await router.GetTextAsync("c10.test")).Status);
+            }
+
+            Assert.Contains(501, statuses);
+            if (hipache)
+            {
+                // The first 501 ejects the backend: everything after it goes to the healthy one.
+                var first = statuses.IndexOf(501);
+                Assert.All(statuses.Skip(first + 1), s => Assert.Equal(200, s));
+                Assert.Single(await Poll.UntilAsync(() => DeadSet(router, "c10.test"), m => m.Length > 0, what: "the 501 mark"));
+            }
+            else
+            {
+                Assert.Empty(await DeadSet(router, "c10.test"));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task C11_Q3_a_502_ejects_after_three_in_a_row_in_safe_mode_and_at_once_in_hipache_mode()
+    {
+        foreach (var (hipache, expectedFailures) in new[] { (false, 3), (true, 1) })
+        {
+            var router = await RouterAsync(hipache, ("Router:RetryOnError", "0"));
+            var healthy = await BackendAsync("healthy");
+            var broken = await BackendAsync("502", Status(502));
+            await router.RpushAsync(_redis.GetDatabase(), "c11.test", "c11", healthy.Url, broken.Url);
+
+            var failures = 0;
+            for (var i = 0; i < 200 && failures < expectedFailures; i++)
+            {
+                if ((await router.GetTextAsync("c11.test")).Status == 502)
+                {
+                    failures++;
+                }
+            }
+
+            Assert.Equal(expectedFailures, failures);
+            await Poll.UntilAsync(() => DeadSet(router, "c11.test"), m => m.Length == 1, what: "the 502 mark");
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal(200, (await router.GetTextAsync("c11.test")).Status);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Q3_the_last_live_backend_is_never_ejected_in_safe_mode()
+    {
+        var router = await RouterAsync(false, ("Router:RetryOnError", "0"));
+        var broken = await BackendAsync("502", Status(502));
+        var other = await BackendAsync("504", Status(504));
+        await router.RpushAsync(_redis.GetDatabase(), "last.test", "last", broken.Url, other.Url);
+        for (var i = 0; i < 20; i++)
+        {
+            await router.GetTextAsync("last.test");
+        }
+
+        Assert.True((await DeadSet(router, "last.test")).Length <= 1, "at most one of two failing backends may be ejected");
+    }
+
+    [Fact]
+    public async Task Q19_when_every_backend_is_marked_dead_safe_mode_tries_them_and_hipache_mode_answers_502()
+    {
+        foreach (var hipache in new[] { false, true })
+        {
+            var router = await RouterAsync(hipache);
+            var a = await BackendAsync("A");
+            var b = await BackendAsync("B");
+            var db = _redis.GetDatabase();
+            await router.RpushAsync(db, "panic.test", "panic", a.Url, b.Url);
+            await db.SetAddAsync(router.Prefix + "dead:panic.test", ["0", "1"]);
+            await db.KeyExpireAsync(router.Prefix + "dead:panic.test", TimeSpan.FromMinutes(1));
+
+            var (status, body) = await router.GetTextAsync("panic.test");
+            if (hipache)
+            {
+                Assert.Equal(502, status);
+            }
+            else
+            {
+                Assert.Equal(200, status);
+                Assert.StartsWith("backend=", body, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Q11_a_request_with_a_body_is_not_retried_but_a_bodiless_one_is()
+    {
+        var router = await RouterAsync(false, ("Router:RetryOnError", "3"));
+        var live = await BackendAsync("live", async context =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            await context.Response.WriteAsync("got:" + await reader.ReadToEndAsync());
+        });
+        var closed = await TestBackend.StartAsync("closed");
+        var closedUrl = closed.Url;
+        await closed.DisposeAsync();
+        await router.RpushAsync(_redis.GetDatabase(), "q11.test", "q11", closedUrl, live.Url);
+
+        // Dead marks would hide the closed backend after the first failure: clear them each time.
+        var sawBodyRefused = false;
+        for (var i = 0; i < 40 && !sawBodyRefused; i++)
+        {
+            await _redis.GetDatabase().KeyDeleteAsync(router.Prefix + "dead:q11.test");
+            await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q11.test");
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("payload", Encoding.UTF8) };
+            post.Headers.Host = "q11.test";
+            using var response = await router.Client.SendAsync(post, Ct);
+            var text = await response.Content.ReadAsStringAsync(Ct);
+            if (response.StatusCode == HttpStatusCode.BadGateway)
+            {
+                sawBodyRefused = true;
+            }
+            else
+            {
+                Assert.Equal("got:payload", text);
+            }
+        }
+
+        Assert.True(sawBodyRefused, "a POST that hit the refused backend must get 502, not be replayed elsewhere");
+
+        for (var i = 0; i < 20; i++)
+        {
+            await _redis.GetDatabase().KeyDeleteAsync(router.Prefix + "dead:q11.test");
+            await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q11.test");
+            Assert.Equal((200, "got:"), await router.GetTextAsync("q11.test"));
+        }
+    }
+
+    [Fact]
+    public async Task Q18_a_silent_backend_gets_504_with_the_504_page_after_tcpTimeout()
+    {
+        var router = await RouterAsync(false, ("Router:TcpTimeout", "00:00:01"));
+        var silent = await BackendAsync("silent", async context => await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted));
+        await router.RpushAsync(_redis.GetDatabase(), "slow.test", "slow", silent.Url);
+        var started = DateTime.UtcNow;
+        using var response = await router.GetAsync("slow.test");
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Contains("took too long", await response.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Q21_a_backend_failing_mid_response_aborts_the_client_response()
+    {
+        var router = await RouterAsync();
+        var broken = await BackendAsync("broken", async context =>
+        {
+            // Enough body, flushed, that the router has started relaying it before the backend dies.
+            context.Response.ContentLength = 10_000_000;
+            var chunk = new byte[64 * 1024];
+            for (var i = 0; i < 8; i++)
+            {
+                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+
+            context.Abort();
+        });
+        await router.RpushAsync(_redis.GetDatabase(), "reset.test", "reset", broken.Url);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Host = "reset.test";
+        using var response = await router.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Q5_Q25_upgrades_to_unknown_hosts_are_answered_and_non_websocket_upgrades_are_proxied()
+    {
+        var router = await RouterAsync();
+        var backend = await BackendAsync("plain");
+        await router.RpushAsync(_redis.GetDatabase(), "h2c.test", "h2c", backend.Url);
+
+        Assert.StartsWith("HTTP/1.1 400", await RawAsync(router.Port, "GET / HTTP/1.1\r\nHost: nobody.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"), StringComparison.Ordinal);
+        var h2c = await RawAsync(router.Port, "GET / HTTP/1.1\r\nHost: h2c.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", h2c, StringComparison.Ordinal);
+        Assert.Contains("backend=plain", h2c, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Q9_Q10_hipache_mode_sets_forwarding_headers_only_when_absent_with_ipv4_mapped_addresses()
+    {
+        var router = await RouterAsync(hipache: true);
+        var backend = await BackendAsync("A");
+        await router.RpushAsync(_redis.GetDatabase(), "compat-hdr.test", "c", backend.Url);
+        using var spoofed = await router.GetAsync("compat-hdr.test", "/", r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6"));
+        Assert.Equal("6.6.6.6", spoofed.Headers.GetValues("x-seen-x-forwarded-for").Single());
+        Assert.Equal("::ffff:127.0.0.1", spoofed.Headers.GetValues("x-seen-x-real-ip").Single());
+        Assert.Equal("80", spoofed.Headers.GetValues("x-seen-x-forwarded-port").Single());
+    }
+
+    [Fact]
+    public async Task Q9_trusted_proxies_keep_and_extend_x_forwarded_for()
+    {
+        var router = await RouterAsync(false, ("Router:TrustedProxies:0", "127.0.0.0/8"));
+        var backend = await BackendAsync("A");
+        await router.RpushAsync(_redis.GetDatabase(), "trusted.test", "t", backend.Url);
+        using var response = await router.GetAsync("trusted.test", "/", r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9"));
+        Assert.Equal("203.0.113.9, 127.0.0.1", response.Headers.GetValues("x-seen-x-forwarded-for").Single());
+    }
+
+    private static async Task<string> RawAsync(int port, string request)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port, Ct);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Ct);
+        var buffer = new byte[8192];
+        var total = 0;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            while (total < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+                var text = Encoding.ASCII.GetString(buffer, 0, total);
+                var headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (headerEnd > 0 && text.Contains("backend=", StringComparison.Ordinal) || text.Contains("</html>", StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return Encoding.ASCII.GetString(buffer, 0, total);
+    }
+}
