@@ -13,7 +13,11 @@ public static class RouteStoreServiceCollectionExtensions
     /// <c>redis</c> readiness health check. The connection comes from <c>RouteStore:*</c> or, as
     /// Aspire provides it, <c>ConnectionStrings:{connectionName}</c>.
     /// </summary>
-    public static IHostApplicationBuilder AddRouteStore(this IHostApplicationBuilder builder, string connectionName = "redis")
+    /// <param name="unreachableStatus">
+    /// What the <c>redis</c> check reports while Redis is unreachable: Unhealthy for the admin API
+    /// (it cannot work), Degraded for the router (it keeps serving cached routes).
+    /// </param>
+    public static IHostApplicationBuilder AddRouteStore(this IHostApplicationBuilder builder, string connectionName = "redis", HealthStatus unreachableStatus = HealthStatus.Unhealthy)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddOptions<RouteStoreOptions>()
@@ -27,7 +31,7 @@ public static class RouteStoreServiceCollectionExtensions
         builder.Services.AddSingleton(sp => RedisConnections.Connect(sp.GetRequiredService<IOptions<RouteStoreOptions>>().Value));
         builder.Services.AddSingleton<RouteReader>();
         builder.Services.AddSingleton<RouteWriter>();
-        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", HealthStatus.Unhealthy, ["ready"]);
+        builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", unreachableStatus, ["ready"]);
         return builder;
     }
 }

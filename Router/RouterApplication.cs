@@ -34,7 +34,7 @@ public static class RouterApplication
         }
 
         builder.AddServiceDefaults(RouterMetrics.MeterName);
-        builder.AddRouteStore();
+        builder.AddRouteStore(unreachableStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 
         builder.Services.AddSingleton<IValidateOptions<RouterOptions>, RouterOptionsValidator>();
         builder.Services.AddOptions<RouterOptions>()
@@ -44,6 +44,7 @@ public static class RouterApplication
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RouterMetrics>();
+        builder.Services.AddSingleton<RouterGauges>();
         builder.Services.AddSingleton<RouteCache>();
         builder.Services.AddSingleton<BackendHealth>();
         builder.Services.AddSingleton<CheckerHeartbeatMonitor>();
@@ -87,6 +88,7 @@ public static class RouterApplication
         }
 
         var proxy = app.Services.GetRequiredService<ProxyHandler>();
+        app.Services.GetRequiredService<RouterGauges>();
 
         // Everything that did not arrive on the management port is routed traffic: one branch,
         // no routing or endpoint middleware on the hot path.

@@ -37,6 +37,10 @@ internal sealed partial class RouteCache
     private readonly bool _honourRequestedHostDeadSet;
     private readonly TimeSpan _lookupTimeout;
 
+    // Q15: each backend URL whose scheme or path is ignored is reported once, not per lookup.
+    private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
+    private const int MaxReportedUrls = 10_000;
+
     // Bumped by every invalidation: a read that started before a change must not be cached as fresh.
     private long _epoch;
 
@@ -110,6 +114,10 @@ internal sealed partial class RouteCache
             var result = match is null
                 ? new LookupResult(LookupStatus.NotFound, null)
                 : new LookupResult(LookupStatus.Found, new RouteEntry(match, _honourRequestedHostDeadSet));
+            if (result.Route is { } route)
+            {
+                ReportIgnoredParts(route);
+            }
 
             // A change that arrived while we were reading may not be in what we read: keep the
             // answer for this request, but make the next one read again.
@@ -173,6 +181,17 @@ internal sealed partial class RouteCache
         Interlocked.Increment(ref _generation);
     }
 
+    private void ReportIgnoredParts(RouteEntry route)
+    {
+        foreach (var backend in route.Backends)
+        {
+            if (backend.HasIgnoredParts && _reportedIgnoredUrls.Count < MaxReportedUrls && _reportedIgnoredUrls.TryAdd(backend.Url, 0))
+            {
+                LogIgnoredParts(_logger, backend.Url, route.FrontendKey, backend.DestinationPrefix ?? "(invalid)");
+            }
+        }
+    }
+
     private bool IsFresh(CacheSlot slot) =>
         Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
 
@@ -194,6 +213,9 @@ internal sealed partial class RouteCache
     }
 
     private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Backend URL {Url} of {FrontendKey} has a scheme, path or user info that is ignored, as Hipache ignored it: traffic goes to {Destination} in plain HTTP")]
+    private static partial void LogIgnoredParts(ILogger logger, string url, string frontendKey, string destination);
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Route lookup for {Host} failed and no cached copy is recent enough: {Reason}")]
     private static partial void LogStoreUnavailable(ILogger logger, string host, string reason);

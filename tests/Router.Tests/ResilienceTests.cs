@@ -45,16 +45,69 @@ public sealed class ResilienceTests
         Assert.Equal((200, "ok"), await router.GetTextAsync("__ping__"));
 
         using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
-        await Poll.UntilAsync(async () => (int)(await management.GetAsync("/health", Ct)).StatusCode, s => s == 503, what: "health to report Redis down");
+        // Degraded, not Unhealthy: the router still serves, an orchestrator must not pull it.
+        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
 
         await redis.StartAgainAsync();
-        await Poll.UntilAsync(async () => (int)(await management.GetAsync("/health", Ct)).StatusCode, s => s == 200, TimeSpan.FromSeconds(20), "health to recover");
+        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "health to recover");
         await using (var connection = await redis.ConnectAsync())
         {
             await router.RpushAsync(connection.GetDatabase(), "after.test", "after", backend.Url);
         }
 
         await Poll.UntilAsync(() => router.GetTextAsync("after.test"), r => r.Status == 200, TimeSpan.FromSeconds(20), "a route written after the restart");
+    }
+
+    [Fact]
+    public async Task Q27_stopping_drains_in_flight_requests_and_refuses_new_ones()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = await TestBackend.StartAsync("slow", async context =>
+        {
+            arrived.TrySetResult();
+            await release.Task;
+            await context.Response.WriteAsync("finished");
+        });
+        await using var router = await RunningRouter.StartAsync(redis);
+        await using (var connection = await redis.ConnectAsync())
+        {
+            await router.RpushAsync(connection.GetDatabase(), "drain.test", "drain", slow.Url);
+        }
+
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.Port}") };
+        async Task<(int, string)> SendAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+            request.Headers.Host = "drain.test";
+            using var response = await client.SendAsync(request, Ct);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(Ct));
+        }
+
+        var inFlight = SendAsync();
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        // What SIGTERM triggers: the host stops; Kestrel stops accepting and waits for in-flight work.
+        var stopping = router.StopAsync();
+        await Poll.UntilAsync(async () =>
+        {
+            using var probe = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await probe.ConnectAsync(IPAddress.Loopback, router.Port, Ct);
+                return false;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return true;
+            }
+        }, refused => refused, what: "new connections to be refused");
+        Assert.False(inFlight.IsCompleted);
+
+        release.SetResult();
+        Assert.Equal((200, "finished"), await inFlight.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30), Ct);
     }
 
     [Fact]

@@ -87,6 +87,9 @@ internal sealed class RunningRouter : IAsyncDisposable
     public async Task RpushAsync(IDatabase db, string frontendKey, params string[] values) =>
         await db.ListRightPushAsync(Prefix + "frontend:" + frontendKey, [.. values.Select(v => (RedisValue)v)]);
 
+    /// <summary>Stops the host as SIGTERM does: no new connections, in-flight requests get the drain time.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
