@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Hipache.Aspire.Admin.Apis;
 
 /// <summary>Body of <c>PUT /v1/frontends/{host}</c>.</summary>
@@ -14,4 +16,4 @@ public sealed record FrontendView(string Host, string App, IReadOnlyList<Backend
 public sealed record FrontendSummary(string Host, string App, IReadOnlyList<string> Backends);
 
 /// <summary>A page of a listing; <c>nextCursor</c> is absent on the last page and opaque otherwise.</summary>
-public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
+public sealed record Page<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NextCursor);
