@@ -2,6 +2,7 @@ using Hipache.Aspire.Admin;
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
+using Hipache.Aspire.Admin.OpenApi;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -18,7 +19,12 @@ builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
 builder.Services.AddAuthorization();
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<StoreExceptionHandler>();
-builder.Services.AddOpenApi();
+builder.Services.AddOpenApi(options =>
+{
+    options.AddDocumentTransformer<ApiKeySecurityTransformer>();
+    options.AddOperationTransformer<ApiKeySecurityTransformer>();
+    options.AddSchemaTransformer<ExampleSchemaTransformer>();
+});
 builder.Services.AddSingleton<AdminAudit>();
 builder.Services.AddSingleton<AppIndex>();
 builder.Services.AddSingleton<AppRegistry>();

@@ -245,8 +245,12 @@ public sealed class RouteWriter(RedisConnections connections)
     /// </summary>
     private async Task AfterListChangedAsync(string frontendKey, CancellationToken cancellationToken)
     {
-        await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        // One round trip: a batch keeps the order (the DEL before the PUBLISH) on the one connection.
+        var batch = connections.Write.CreateBatch();
+        var dead = batch.KeyDeleteAsync(connections.Keys.Dead(frontendKey));
+        var published = batch.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
+        batch.Execute();
+        await Task.WhenAll(dead, published).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ClearDeadFromAsync(string frontendKey, int firstShiftedIndex, CancellationToken cancellationToken)

@@ -12,15 +12,22 @@ internal static class AppsApi
 {
     public static RouteGroupBuilder MapAppsApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/v1/apps").WithTags("Apps").RequireAuthorization();
+        // Problem results do not carry their status in the endpoint metadata; declared here for the OpenAPI document.
+        var group = endpoints.MapGroup("/v1/apps").WithTags("Apps").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/", ListAsync).WithName("ListApps").WithSummary("Pages through apps in name order.");
-        group.MapGet("/{app}", GetAsync).WithName("GetApp").WithSummary("Reads an app: its hosts and their backends, verified against the frontend lists.");
+        group.MapGet("/{app}", GetAsync).WithName("GetApp").WithSummary("Reads an app: its hosts and their backends, verified against the frontend lists.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPut("/{app}", PutAsync).WithName("PutApp")
-            .WithSummary("Sets an app's hosts and backends; hosts dropped are removed, hosts of other apps refused (409) unless takeover=true.");
-        group.MapDelete("/{app}", DeleteAsync).WithName("DeleteApp").WithSummary("Deletes the app and every frontend that is still its.");
-        group.MapPost("/{app}/backends", AddBackendAsync).WithName("AddAppBackend").WithSummary("Appends a backend to every host of the app.");
-        group.MapDelete("/{app}/backends", RemoveBackendAsync).WithName("RemoveAppBackend").WithSummary("Removes a backend (query parameter url) from every host of the app.");
+            .WithSummary("Sets an app's hosts and backends; hosts dropped are removed, hosts of other apps refused (409) unless takeover=true.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapDelete("/{app}", DeleteAsync).WithName("DeleteApp").WithSummary("Deletes the app and every frontend that is still its.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{app}/backends", AddBackendAsync).WithName("AddAppBackend").WithSummary("Appends a backend to every host of the app.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{app}/backends", RemoveBackendAsync).WithName("RemoveAppBackend").WithSummary("Removes a backend (query parameter url) from every host of the app.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

@@ -12,14 +12,21 @@ internal static class FrontendsApi
 {
     public static RouteGroupBuilder MapFrontendsApi(this IEndpointRouteBuilder endpoints)
     {
-        var group = endpoints.MapGroup("/v1/frontends").WithTags("Frontends").RequireAuthorization();
+        // Problem results do not carry their status in the endpoint metadata; declared here for the OpenAPI document.
+        var group = endpoints.MapGroup("/v1/frontends").WithTags("Frontends").RequireAuthorization()
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/", ListAsync).WithName("ListFrontends").WithSummary("Pages through frontends (Redis SCAN) whose host matches a glob.");
-        group.MapGet("/{host}", GetAsync).WithName("GetFrontend").WithSummary("Reads one frontend with its backends and their dead marks.");
-        group.MapPut("/{host}", PutAsync).WithName("PutFrontend").WithSummary("Creates or replaces a frontend atomically.");
-        group.MapDelete("/{host}", DeleteAsync).WithName("DeleteFrontend").WithSummary("Deletes a frontend and its dead marks.");
-        group.MapPost("/{host}/backends", AddBackendAsync).WithName("AddBackend").WithSummary("Appends a backend; adding one already present changes nothing.");
-        group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).");
+        group.MapGet("/{host}", GetAsync).WithName("GetFrontend").WithSummary("Reads one frontend with its backends and their dead marks.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{host}", PutAsync).WithName("PutFrontend").WithSummary("Creates or replaces a frontend atomically.")
+            .ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        group.MapDelete("/{host}", DeleteAsync).WithName("DeleteFrontend").WithSummary("Deletes a frontend and its dead marks.")
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        group.MapPost("/{host}/backends", AddBackendAsync).WithName("AddBackend").WithSummary("Appends a backend; adding one already present changes nothing.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
 

@@ -1,0 +1,31 @@
+using System.Text.Json;
+
+namespace Hipache.Aspire.Admin.Tests;
+
+public sealed class OpenApiDocumentTests(AdminApiFixture fixture)
+{
+    [Fact]
+    public async Task The_document_declares_the_api_key_on_v1_operations_only_and_carries_examples()
+    {
+        using var anonymous = fixture.CreateClient(null);
+        using var document = JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json", TestContext.Current.CancellationToken));
+        var root = document.RootElement;
+        var scheme = root.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+
+        var paths = root.GetProperty("paths");
+        foreach (var path in new[] { "/v1/frontends", "/v1/frontends/{host}", "/v1/apps", "/v1/apps/{app}", "/v1/apps/{app}/backends" })
+        {
+            foreach (var operation in paths.GetProperty(path).EnumerateObject())
+            {
+                Assert.True(operation.Value.TryGetProperty("security", out var security) && security.GetArrayLength() == 1, $"{operation.Name} {path} declares no security");
+            }
+        }
+
+        Assert.True(paths.GetProperty("/v1/apps/{app}").GetProperty("put").GetProperty("responses").TryGetProperty("409", out _));
+        Assert.True(paths.GetProperty("/v1/frontends/{host}").GetProperty("put").GetProperty("responses").TryGetProperty("412", out _));
+        var schemas = root.GetProperty("components").GetProperty("schemas");
+        Assert.Equal(JsonValueKind.Array, schemas.GetProperty("AppWrite").GetProperty("examples").ValueKind);
+    }
+}
