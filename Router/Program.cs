@@ -1,4 +1,11 @@
 using Hipache.Aspire.Router;
 
 var app = RouterApplication.Create(args);
+if (args.Contains("--dry") || args.Contains("-d"))
+{
+    // Hipache's --dry: load and validate everything, print the resolved settings, exit.
+    Console.WriteLine(RouterApplication.DescribeConfiguration(app));
+    return;
+}
+
 await app.RunAsync();

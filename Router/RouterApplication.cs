@@ -68,6 +68,7 @@ public static class RouterApplication
         {
             listeners.Configure(kestrel, routerOptions, routedUrls);
             kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = routerOptions.MaxRequestBodySize;
             // Hipache's tcpTimeout is also the client keep-alive idle timeout (hipache-compat 5.5).
             if (routerOptions.TcpTimeout > TimeSpan.Zero)
             {
@@ -96,4 +97,27 @@ public static class RouterApplication
         app.MapDefaultEndpoints();
         return app;
     }
+
+    /// <summary>The resolved, validated settings as JSON, passwords removed (for <c>--dry</c>).</summary>
+    public static string DescribeConfiguration(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var router = app.Services.GetRequiredService<IOptions<RouterOptions>>().Value;
+        var store = app.Services.GetRequiredService<IOptions<RouteStoreOptions>>().Value;
+        var described = new
+        {
+            Router = router,
+            RouteStore = new
+            {
+                ConnectionString = store.ConnectionString is null ? null : StoreEndpoint.Redact(store.ConnectionString),
+                Driver = store.Driver.Select(StoreEndpoint.Redact).ToArray(),
+                store.KeyPrefix,
+                store.OperationTimeout,
+                store.ConnectTimeout,
+            },
+        };
+        return System.Text.Json.JsonSerializer.Serialize(described, DescribeJson);
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions DescribeJson = new() { WriteIndented = true };
 }

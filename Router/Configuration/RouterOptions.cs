@@ -83,6 +83,13 @@ public sealed class RouterOptions
     /// </summary>
     public string? AccessLog { get; set; }
 
+    /// <summary>
+    /// Largest request body accepted, in bytes (413 beyond). Null: no limit, as Hipache, which
+    /// streams bodies (the docker registry pushes layers of gigabytes through it); Kestrel's own
+    /// default of 30 MB would break such tenants.
+    /// </summary>
+    public long? MaxRequestBodySize { get; set; }
+
     /// <summary>How long in-flight requests may finish after SIGTERM (Q27).</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
 }
@@ -101,7 +108,8 @@ public sealed class TlsListenerOptions
     /// <summary>PEM private key file.</summary>
     public string Key { get; set; } = string.Empty;
 
-    /// <summary>Passphrase of an encrypted key.</summary>
+    /// <summary>Passphrase of an encrypted key. Never printed (<c>--dry</c>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string? Passphrase { get; set; }
 
     /// <summary>Extra CA / intermediate certificates (PEM) sent as the chain.</summary>

@@ -48,6 +48,11 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add($"Router:UnknownHostStatus must be a 4xx or 5xx status (is {options.UnknownHostStatus}).");
         }
 
+        if (options.MaxRequestBodySize is <= 0)
+        {
+            errors.Add("Router:MaxRequestBodySize must be positive, or absent for no limit.");
+        }
+
         foreach (var proxy in options.TrustedProxies)
         {
             if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))

@@ -39,6 +39,8 @@ internal sealed class ForwardingTransformer : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
         proxyRequest.Headers.Host = httpContext.Request.Host.Value;
+        RawTarget.Apply(httpContext, proxyRequest, destinationPrefix);
+        ConnectionTokens.RemoveNamedHeaders(httpContext.Request.Headers.Connection, proxyRequest.Headers);
 
         var headers = proxyRequest.Headers;
         var connection = httpContext.Connection;
@@ -80,6 +82,11 @@ internal sealed class ForwardingTransformer : HttpTransformer
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
         var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (proxyResponse is not null && proxyResponse.Headers.Connection.Count > 0)
+        {
+            ConnectionTokens.RemoveNamedHeaders(proxyResponse.Headers.Connection, httpContext.Response.Headers);
+        }
+
         if (_debug && proxyResponse is not null)
         {
             httpContext.Features.Get<RequestTrace>()?.WriteDebugHeaders(httpContext.Response.Headers, error: null);

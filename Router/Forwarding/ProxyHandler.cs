@@ -29,7 +29,7 @@ internal sealed partial class ProxyHandler
     private readonly ForwarderRequestConfig _requestConfig;
     private readonly int _retryOnError;
     private readonly int _unknownHostStatus;
-    private readonly bool _strictDead;
+    private readonly bool _hipacheMode;
     private readonly bool _debug;
     private readonly bool _hipacheAddresses;
 
@@ -59,7 +59,7 @@ internal sealed partial class ProxyHandler
         var o = options.Value;
         _retryOnError = o.RetryOnError;
         _unknownHostStatus = o.UnknownHostStatus;
-        _strictDead = o.Compatibility == CompatibilityMode.Hipache;
+        _hipacheMode = o.Compatibility == CompatibilityMode.Hipache;
         // Q14: Hipache honours X-Debug from anyone; here only when Router:Debug is on.
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
         _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
@@ -150,9 +150,26 @@ internal sealed partial class ProxyHandler
     private Task RouteAsync(HttpContext context, LookupResult lookup, string hostHeader, RequestTrace? trace) => lookup.Status switch
     {
         LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader, trace),
+        LookupStatus.NotFound when _hipacheMode && HasOriginalSpelling(hostHeader) => LookupOriginalSpellingAsync(context, hostHeader, trace),
         LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found"),
         _ => Answer(context, StatusCodes.Status503ServiceUnavailable, "routing table unavailable"),
     };
+
+    /// <summary>
+    /// Q7 compat (Hipache mode): Hipache did not lower-case a Host without a port, so keys stored
+    /// with capitals matched such requests. When the lower-cased lookup finds nothing, try the
+    /// spelling as sent.
+    /// </summary>
+    private static bool HasOriginalSpelling(string hostHeader) =>
+        !hostHeader.Contains(':', StringComparison.Ordinal) && hostHeader.Any(char.IsAsciiLetterUpper);
+
+    private async Task LookupOriginalSpellingAsync(HttpContext context, string hostHeader, RequestTrace? trace)
+    {
+        var original = await _cache.LookupAsync(hostHeader.AsSpan().Trim(' '), context.RequestAborted).ConfigureAwait(false);
+        await (original.Status == LookupStatus.Found
+            ? ForwardAsync(context, original.Route!, hostHeader, trace)
+            : Answer(context, _unknownHostStatus, "frontend not found")).ConfigureAwait(false);
+    }
 
     private async Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
     {
@@ -255,7 +272,7 @@ internal sealed partial class ProxyHandler
             return -1;
         }
 
-        var ignoreDead = route.LiveCount == 0 && !_strictDead;
+        var ignoreDead = route.LiveCount == 0 && !_hipacheMode;
         var candidates = 0;
         for (var i = 0; i < count; i++)
         {

@@ -43,9 +43,6 @@ internal sealed partial class RouteChangeListener(
                 try
                 {
                     await SubscribeAsync().ConfigureAwait(false);
-                    // Anything cached before we listened may have missed a change.
-                    cache.InvalidateAll();
-                    _subscribed.TrySetResult();
                     break;
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -58,6 +55,9 @@ internal sealed partial class RouteChangeListener(
             }
 
             await EnableKeyspaceNotificationsAsync().ConfigureAwait(false);
+            // Anything cached before we listened may have missed a change.
+            cache.InvalidateAll();
+            _subscribed.TrySetResult();
             LogListening(logger, connections.Keys.ChangeChannel);
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
         }

@@ -213,7 +213,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Q21_a_backend_failing_mid_response_aborts_the_client_response()
+    public async Task C16_Q21_a_backend_failing_mid_response_aborts_the_client_response()
     {
         var router = await RouterAsync();
         var broken = await BackendAsync("broken", async context =>
@@ -270,6 +270,19 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         await router.RpushAsync(_redis.GetDatabase(), "trusted.test", "t", backend.Url);
         using var response = await router.GetAsync("trusted.test", "/", r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9"));
         Assert.Equal("203.0.113.9, 127.0.0.1", response.Headers.GetValues("x-seen-x-forwarded-for").Single());
+    }
+
+    [Fact]
+    public async Task Q7_hipache_mode_falls_back_to_the_spelling_as_sent_for_keys_stored_with_capitals()
+    {
+        var backend = await BackendAsync("A");
+        foreach (var hipache in new[] { false, true })
+        {
+            var router = await RouterAsync(hipache);
+            await router.RpushAsync(_redis.GetDatabase(), "Legacy.Example", "legacy", backend.Url);
+            Assert.Equal(hipache ? 200 : 400, (await router.GetTextAsync("Legacy.Example")).Status);
+            Assert.Equal(400, (await router.GetTextAsync("legacy.example")).Status);
+        }
     }
 
     private static async Task<string> RawAsync(int port, string request)

@@ -104,6 +104,22 @@ public sealed class HipacheConfigTests(RedisFixture fixture) : IAsyncLifetime
         Assert.Contains(configPath, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Section8_1_dry_run_prints_the_resolved_settings_without_secrets()
+    {
+        var configPath = Path.Combine(_directory, "dry.json");
+        await File.WriteAllTextAsync(configPath, """{ "server": { "retryOnError": 5 }, "driver": ["redis://:s3cret@127.0.0.1:6379/1#p:", "redis://:w4cret@127.0.0.1:6380"] }""", Ct);
+        var app = RouterApplication.Create(["--config", configPath, "--dry"]);
+        await using (app)
+        {
+            var text = RouterApplication.DescribeConfiguration(app);
+            Assert.Contains("\"RetryOnError\": 5", text, StringComparison.Ordinal);
+            Assert.Contains("127.0.0.1:6380", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cret", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("w4cret", text, StringComparison.Ordinal);
+        }
+    }
+
     private static async Task<string[]> ReadSharedAsync(string path)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

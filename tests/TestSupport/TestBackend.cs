@@ -31,7 +31,11 @@ public sealed class TestBackend : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = null;
+        });
         var app = builder.Build();
         app.UseWebSockets();
         app.Run(handler ?? (context => DefaultAsync(context, name)));
@@ -48,6 +52,7 @@ public sealed class TestBackend : IAsyncDisposable
         }
 
         context.Response.Headers["x-seen-path"] = context.Request.Path + context.Request.QueryString;
+        context.Response.Headers["x-seen-raw-target"] = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
         await context.Response.WriteAsync($"backend={name}");
     }
 

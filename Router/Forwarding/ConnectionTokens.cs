@@ -1,0 +1,60 @@
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Primitives;
+
+namespace Hipache.Aspire.Router.Forwarding;
+
+/// <summary>
+/// Headers named in <c>Connection</c> are hop-by-hop too (RFC 9110 7.6.1): they must not cross
+/// the proxy in either direction (Q17). YARP strips the fixed hop-by-hop set; this removes the
+/// ones a peer declares. The common values (keep-alive, close, upgrade) name nothing to remove,
+/// so the usual request costs a scan and no allocation.
+/// </summary>
+internal static class ConnectionTokens
+{
+    public static void RemoveNamedHeaders(StringValues connection, HttpHeaders target)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var token in Tokens(value))
+            {
+                target.Remove(token);
+            }
+        }
+    }
+
+    public static void RemoveNamedHeaders(IEnumerable<string> connection, IHeaderDictionary target)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var token in Tokens(value))
+            {
+                target.Remove(token);
+            }
+        }
+    }
+
+    private static IEnumerable<string> Tokens(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            yield break;
+        }
+
+        var start = 0;
+        while (start < value.Length)
+        {
+            var comma = value.IndexOf(',', start);
+            var end = comma < 0 ? value.Length : comma;
+            var token = value.AsSpan(start, end - start).Trim();
+            if (!token.IsEmpty
+                && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+                && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+                && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+            {
+                yield return token.ToString();
+            }
+
+            start = end + 1;
+        }
+    }
+}
