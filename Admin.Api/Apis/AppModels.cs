@@ -8,3 +8,6 @@ public sealed record AppWrite(IReadOnlyList<string>? Hosts, IReadOnlyList<string
 /// the backends of those lists (in order of first appearance, should redis-cli have made them differ).
 /// </summary>
 public sealed record AppView(string App, IReadOnlyList<string> Hosts, IReadOnlyList<string> Backends);
+
+/// <summary>Answer of <c>POST /v1/apps/_reindex</c>: what one walk over every frontend list found.</summary>
+public sealed record AppIndexRebuild(int FrontendsScanned, int HostsIndexed, int Apps);

@@ -17,6 +17,9 @@ internal static class AppsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/", ListAsync).WithName("ListApps").WithSummary("Pages through apps in name order.");
+        // '_' cannot start an app name, so this never shadows one.
+        group.MapPost("/_reindex", ReindexAsync).WithName("ReindexApps")
+            .WithSummary("Rebuilds the app index from every frontend list (one SCAN walk), e.g. after frontends were written with redis-cli.");
         group.MapGet("/{app}", GetAsync).WithName("GetApp").WithSummary("Reads an app: its hosts and their backends, verified against the frontend lists.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPut("/{app}", PutAsync).WithName("PutApp")
@@ -52,6 +55,13 @@ internal static class AppsApi
 
         var (items, last, more) = await apps.ListAsync(after, size, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new Page<AppView>(items, more && last is not null ? Base64Url.EncodeToString(Encoding.UTF8.GetBytes(last)) : null));
+    }
+
+    private static async Task<Ok<AppIndexRebuild>> ReindexAsync(AppRegistry apps, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        var rebuilt = await apps.RebuildAsync(cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "reindex-apps", "*", $"{rebuilt.HostsIndexed} host(s) of {rebuilt.Apps} app(s)");
+        return TypedResults.Ok(rebuilt);
     }
 
     private static async Task<Results<Ok<AppView>, ProblemHttpResult, ValidationProblem>> GetAsync(string app, AppRegistry apps, CancellationToken cancellationToken)

@@ -87,7 +87,7 @@ internal static class FrontendsApi
     }
 
     private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> PutAsync(
-        string host, FrontendWrite body, HttpContext http, RouteWriter writer, AppRegistry apps, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, FrontendWrite body, HttpContext http, RouteReader reader, RouteWriter writer, AppRegistry apps, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
@@ -120,7 +120,12 @@ internal static class FrontendsApi
 
         await apps.TrackAsync(key, body.App!, result.PreviousIdentifier, cancellationToken).ConfigureAwait(false);
         http.Response.Headers.ETag = EntityTags.Format(result.Tag!);
-        var view = new FrontendView(key, body.App!, [.. backends.Select(b => new BackendView(b, false, null))]);
+
+        // A changed list has lost its dead marks; an unchanged one kept them, so they are shown.
+        var (dead, expiresAt) = result.Outcome == FrontendOutcome.Unchanged
+            ? await reader.GetDeadAsync(key, cancellationToken).ConfigureAwait(false)
+            : (new HashSet<int>(), null);
+        var view = new FrontendView(key, body.App!, [.. backends.Select((b, i) => new BackendView(b, dead.Contains(i), dead.Contains(i) ? expiresAt : null))]);
         return result.Outcome == FrontendOutcome.Created ? TypedResults.Created($"/v1/frontends/{Uri.EscapeDataString(key)}", view) : TypedResults.Ok(view);
     }
 

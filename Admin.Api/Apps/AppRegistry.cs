@@ -1,4 +1,5 @@
 using Hipache.Aspire.Admin.Apis;
+using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
 
 namespace Hipache.Aspire.Admin.Apps;
@@ -9,7 +10,7 @@ namespace Hipache.Aspire.Admin.Apps;
 /// (hosts are indexed before they are written, unindexed after they are removed), so every read
 /// verifies the indexed hosts against their lists and drops the ones that are no longer the app's.
 /// </summary>
-internal sealed partial class AppRegistry(RouteWriter writer, AppIndex index, ILogger<AppRegistry> logger)
+internal sealed partial class AppRegistry(RouteReader reader, RouteWriter writer, AppIndex index, ILogger<AppRegistry> logger)
 {
     /// <summary>The app as its lists say, repairing the index on the way; null when it is unknown.</summary>
     public async Task<AppView?> GetAsync(string app, CancellationToken cancellationToken)
@@ -167,6 +168,51 @@ internal sealed partial class AppRegistry(RouteWriter writer, AppIndex index, IL
             await index.RemoveHostsAsync(previous, [host], cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Rebuilds the index from the lists themselves, for when it was lost or the lists were written
+    /// by other tools: every frontend (one SCAN walk) is indexed under its identifier when that is
+    /// a valid app name, then every registered app is read, which drops what is no longer true.
+    /// </summary>
+    public async Task<AppIndexRebuild> RebuildAsync(CancellationToken cancellationToken)
+    {
+        var byApp = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var scanned = 0;
+        ScanPosition? position = ScanPosition.Start;
+        while (position is { } from)
+        {
+            var page = await reader.ScanFrontendsAsync("*", from, RouteValidation.MaxPageSize, cancellationToken).ConfigureAwait(false);
+            foreach (var frontend in page.Items)
+            {
+                scanned++;
+                if (RouteValidation.IsValidApp(frontend.Identifier, out _))
+                {
+                    (byApp.TryGetValue(frontend.Identifier, out var hosts) ? hosts : byApp[frontend.Identifier] = []).Add(frontend.Key);
+                }
+            }
+
+            position = page.Next;
+        }
+
+        await Task.WhenAll(byApp.Select(a => index.AddHostsAsync(a.Key, a.Value.Distinct(StringComparer.Ordinal).ToArray(), cancellationToken))).ConfigureAwait(false);
+
+        var apps = 0;
+        string? after = null;
+        bool more;
+        do
+        {
+            (var items, after, more) = await ListAsync(after, RouteValidation.MaxPageSize, cancellationToken).ConfigureAwait(false);
+            apps += items.Count;
+        }
+        while (more);
+
+        var indexed = byApp.Sum(a => a.Value.Count);
+        LogIndexRebuilt(logger, scanned, indexed, apps);
+        return new AppIndexRebuild(scanned, indexed, apps);
+    }
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "App index rebuilt: {Frontends} frontend(s) scanned, {Hosts} host(s) indexed, {Apps} app(s)")]
+    private static partial void LogIndexRebuilt(ILogger logger, int frontends, int hosts, int apps);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "App index of {App} repaired: {Count} host(s) no longer the app's: {Hosts}")]
     private static partial void LogIndexRepaired(ILogger logger, string app, int count, IEnumerable<string> hosts);

@@ -201,6 +201,37 @@ public sealed class AppsApiTests(AdminApiFixture fixture)
     }
 
     [Fact]
+    public async Task Reindex_finds_apps_written_with_redis_cli_and_drops_false_entries()
+    {
+        using var client = fixture.CreateClient();
+        var app = NewApp("cli");
+        string[] hosts = [NewHost("c1"), NewHost("c2")];
+        await using var redis = await fixture.Redis.ConnectAsync();
+        var db = redis.GetDatabase();
+        foreach (var host in hosts)
+        {
+            await db.ListRightPushAsync(fixture.Prefix + "frontend:" + host, [app, "http://10.4.10.1:8080"]);
+        }
+
+        // A false entry: indexed for the app, but the list says otherwise.
+        var foreign = NewHost("foreign");
+        await db.ListRightPushAsync(fixture.Prefix + "frontend:" + foreign, ["not-" + app]);
+        await db.SetAddAsync(fixture.Prefix + "hipache-aspire:app:" + app, foreign);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/v1/apps/{app}", Ct)).StatusCode);
+
+        var rebuilt = await client.PostAsync("/v1/apps/_reindex", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, rebuilt.StatusCode);
+        using (var summary = JsonDocument.Parse(await rebuilt.Content.ReadAsStringAsync(Ct)))
+        {
+            Assert.True(summary.RootElement.GetProperty("frontendsScanned").GetInt32() >= 3);
+        }
+
+        var view = await client.GetFromJsonAsync<JsonElement>($"/v1/apps/{app}", Ct);
+        Assert.Equal(hosts.Order(StringComparer.Ordinal), view.GetProperty("hosts").EnumerateArray().Select(h => h.GetString()));
+        Assert.False(await db.SetContainsAsync(fixture.Prefix + "hipache-aspire:app:" + app, foreign));
+    }
+
+    [Fact]
     public async Task Apps_page_in_name_order_with_a_cursor()
     {
         using var client = fixture.CreateClient();

@@ -50,6 +50,31 @@ public sealed class FrontendsApiTests(AdminApiFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsJsonAsync("/v1/frontends/absent.test/backends", new { url = "http://10.1.0.1" }, Ct)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_put_that_changes_nothing_keeps_dead_marks_and_one_that_changes_the_list_drops_them()
+    {
+        using var client = fixture.CreateClient();
+        var host = $"dead.f{Guid.NewGuid():N}.test";
+        var body = new { app = "dead", backends = new[] { "http://10.0.1.1:8080", "http://10.0.1.2:8080" } };
+        await client.PutAsJsonAsync($"/v1/frontends/{host}", body, Ct);
+        await using var redis = await fixture.Redis.ConnectAsync();
+        var db = redis.GetDatabase();
+        var deadKey = fixture.Prefix + "dead:" + host;
+        await db.SetAddAsync(deadKey, 1);
+        await db.KeyExpireAsync(deadKey, TimeSpan.FromMinutes(1));
+
+        var same = await client.PutAsJsonAsync($"/v1/frontends/{host}", body, Ct);
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+        using (var view = JsonDocument.Parse(await same.Content.ReadAsStringAsync(Ct)))
+        {
+            Assert.True(view.RootElement.GetProperty("backends")[1].GetProperty("dead").GetBoolean());
+        }
+
+        Assert.True(await db.KeyExistsAsync(deadKey));
+        await client.PutAsJsonAsync($"/v1/frontends/{host}", new { app = "dead", backends = new[] { "http://10.0.1.2:8080" } }, Ct);
+        Assert.False(await db.KeyExistsAsync(deadKey));
+    }
+
     [Theory]
     [InlineData("bad_host!", "http://10.0.0.1", "host")]
     [InlineData("ok.test", "ftp://10.0.0.1", "backends")]
