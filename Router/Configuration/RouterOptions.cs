@@ -68,6 +68,16 @@ public sealed class RouterOptions
     /// <summary>Hipache's <c>server.httpKeepAlive</c>: reuse backend connections (Q17).</summary>
     public bool HttpKeepAlive { get; set; } = true;
 
+    /// <summary>
+    /// Backend statuses that count as failures (Q1-Q3). Default: 502 and 504-599 (Hipache mode:
+    /// 501, 502, 504-599). A 500 says the application failed, not the backend, so it is left out;
+    /// a 503 that carries Retry-After (maintenance) never counts even when 503 is listed (Q2).
+    /// </summary>
+    public string? FailureStatuses { get; set; }
+
+    /// <summary>Failures in a row that eject a backend (Q3). Default 3; Hipache mode: 1.</summary>
+    public int? EjectAfter { get; set; }
+
     /// <summary>Hipache's <c>server.debug</c>: honour <c>X-Debug</c> (Q14). Always on in Hipache mode.</summary>
     public bool Debug { get; set; }
 

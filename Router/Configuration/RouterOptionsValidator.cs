@@ -48,6 +48,16 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add($"Router:UnknownHostStatus must be a 4xx or 5xx status (is {options.UnknownHostStatus}).");
         }
 
+        if (!Routing.StatusSet.TryParse(options.FailureStatuses, out _, out var statusError))
+        {
+            errors.Add($"Router:FailureStatuses: {statusError}");
+        }
+
+        if (options.EjectAfter is < 1)
+        {
+            errors.Add("Router:EjectAfter must be at least 1.");
+        }
+
         if (options.MaxRequestBodySize is <= 0)
         {
             errors.Add("Router:MaxRequestBodySize must be positive, or absent for no limit.");

@@ -207,13 +207,10 @@ internal sealed partial class ProxyHandler
             if (error == ForwarderError.None)
             {
                 var status = context.Response.StatusCode;
-                if (_health.IsFailureStatus(status) && _health.RecordStatus(backend.Href, status, route.LiveCount))
+                var failed = status >= 500 && _health.IsFailure(status, context.Response.Headers.ContainsKey("Retry-After"));
+                if (_health.RecordStatus(backend.Href, failed, route.LiveCount))
                 {
                     _deadReporter.Report(route, NormalizedHost(hostHeader), index, $"answered {status}");
-                }
-                else if (!_health.IsFailureStatus(status))
-                {
-                    _health.RecordStatus(backend.Href, status, route.LiveCount);
                 }
 
                 _metrics.Request(status);

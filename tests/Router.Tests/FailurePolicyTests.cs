@@ -115,6 +115,35 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Q1_Q2_failure_statuses_are_configurable_and_a_503_with_retry_after_never_ejects()
+    {
+        var router = await RouterAsync(false, ("Router:RetryOnError", "0"), ("Router:FailureStatuses", "500,503"), ("Router:EjectAfter", "1"));
+        var healthy = await BackendAsync("healthy");
+        var maintenance = await BackendAsync("maintenance", context =>
+        {
+            context.Response.StatusCode = 503;
+            context.Response.Headers.RetryAfter = "120";
+            return Task.CompletedTask;
+        });
+        var crashing = await BackendAsync("crashing", Status(500));
+        var db = _redis.GetDatabase();
+        await router.RpushAsync(db, "q2.test", "q2", healthy.Url, maintenance.Url);
+        await router.RpushAsync(db, "q1.test", "q1", healthy.Url, crashing.Url);
+
+        var saw503 = false;
+        for (var i = 0; i < 30; i++)
+        {
+            saw503 |= (await router.GetTextAsync("q2.test")).Status == 503;
+        }
+
+        Assert.True(saw503);
+        Assert.Empty(await DeadSet(router, "q2.test"));
+
+        await Poll.UntilAsync(() => router.GetTextAsync("q1.test"), r => r.Status == 500, what: "a 500");
+        Assert.Single(await Poll.UntilAsync(() => DeadSet(router, "q1.test"), m => m.Length > 0, what: "the 500 mark"));
+    }
+
+    [Fact]
     public async Task Q3_the_last_live_backend_is_never_ejected_in_safe_mode()
     {
         var router = await RouterAsync(false, ("Router:RetryOnError", "0"));
