@@ -45,6 +45,7 @@ public static class RouterApplication
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<RouterMetrics>();
         builder.Services.AddSingleton<RouterGauges>();
+        builder.Services.AddSingleton<DeadMarkBook>();
         builder.Services.AddSingleton<RouteCache>();
         builder.Services.AddSingleton<BackendHealth>();
         builder.Services.AddSingleton<CheckerHeartbeatMonitor>();

@@ -13,6 +13,7 @@ namespace Hipache.Aspire.Router.Routing;
 internal sealed partial class DeadBackendReporter(
     RouteWriter store,
     RouteCache cache,
+    DeadMarkBook marks,
     CheckerHeartbeatMonitor checker,
     RouterMetrics metrics,
     IOptions<RouterOptions> options,
@@ -35,6 +36,7 @@ internal sealed partial class DeadBackendReporter(
         // The batch is sent before MarkDeadAsync first yields; dropping the cached entry right
         // after it means the next lookup, queued behind the write on the same ordered connection,
         // already sees the mark (as Hipache's evicted LRU entry did).
+        marks.Record(key, index, backend.Href);
         var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, _ttl, checker.IsPassive);
         cache.Invalidate(key);
         _ = ObserveAsync(write, backend.Href);

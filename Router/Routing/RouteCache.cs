@@ -30,6 +30,7 @@ internal sealed partial class RouteCache
     private readonly ConcurrentDictionary<string, Task<CacheSlot>> _inflight = new(StringComparer.Ordinal);
     private readonly RouteReader _reader;
     private readonly RouterMetrics _metrics;
+    private readonly DeadMarkBook _marks;
     private readonly ILogger<RouteCache> _logger;
     private readonly long _ttlMs;
     private readonly long _maxStaleMs;
@@ -47,10 +48,11 @@ internal sealed partial class RouteCache
     // Bumped when every entry must be re-read (catch-all change, reconnect after missed messages).
     private long _generation;
 
-    public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, ILogger<RouteCache> logger)
+    public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, DeadMarkBook marks, ILogger<RouteCache> logger)
     {
         _reader = reader;
         _metrics = metrics;
+        _marks = marks;
         _logger = logger;
         var o = options.Value;
         _ttlMs = (long)o.RouteCacheTtl.TotalMilliseconds;
@@ -113,7 +115,7 @@ internal sealed partial class RouteCache
             var match = await _reader.LookupAsync(candidates, timeout.Token).ConfigureAwait(false);
             var result = match is null
                 ? new LookupResult(LookupStatus.NotFound, null)
-                : new LookupResult(LookupStatus.Found, new RouteEntry(match, _honourRequestedHostDeadSet));
+                : new LookupResult(LookupStatus.Found, new RouteEntry(match, host, _honourRequestedHostDeadSet, _marks));
             if (result.Route is { } route)
             {
                 ReportIgnoredParts(route);

@@ -13,6 +13,7 @@ namespace Hipache.Aspire.Router.Routing;
 internal sealed partial class RouteChangeListener(
     RedisConnections connections,
     RouteCache cache,
+    DeadMarkBook marks,
     ILogger<RouteChangeListener> logger) : BackgroundService
 {
     // How long start-up waits for the subscriptions: a router that serves before it listens could
@@ -96,10 +97,10 @@ internal sealed partial class RouteChangeListener(
     /// <summary><c>&lt;host&gt;;&lt;href&gt;;&lt;index&gt;;&lt;count&gt;</c>: the first field is the dead set's key.</summary>
     private void OnDeadMessage(string message)
     {
-        var separator = message.IndexOf(';', StringComparison.Ordinal);
-        if (separator > 0)
+        // Record which URL the mark is about before the entry is re-read (Q13).
+        if (marks.RecordMessage(message) is { } key)
         {
-            cache.Invalidate(message[..separator]);
+            cache.Invalidate(key);
         }
     }
 

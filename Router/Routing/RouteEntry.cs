@@ -8,30 +8,18 @@ namespace Hipache.Aspire.Router.Routing;
 /// </summary>
 internal sealed class RouteEntry
 {
-    public RouteEntry(FrontendMatch match, bool honourRequestedHostDeadSet)
+    public RouteEntry(FrontendMatch match, string requestedHost, bool honourRequestedHostDeadSet, DeadMarkBook marks)
     {
         ArgumentNullException.ThrowIfNull(match);
+        ArgumentNullException.ThrowIfNull(marks);
         FrontendKey = match.Frontend.Key;
         Identifier = match.Frontend.Identifier;
         Backends = [.. match.Frontend.Backends.Select(BackendAddress.Parse)];
         Dead = new bool[Backends.Length];
-        foreach (var index in match.DeadIndexes)
+        marks.Apply(FrontendKey, match.DeadIndexes, Backends, Dead);
+        if (honourRequestedHostDeadSet && requestedHost != FrontendKey)
         {
-            if (index < Dead.Length)
-            {
-                Dead[index] = true;
-            }
-        }
-
-        if (honourRequestedHostDeadSet)
-        {
-            foreach (var index in match.RequestedHostDeadIndexes)
-            {
-                if (index < Dead.Length)
-                {
-                    Dead[index] = true;
-                }
-            }
+            marks.Apply(requestedHost, match.RequestedHostDeadIndexes, Backends, Dead);
         }
 
         LiveCount = Dead.Count(d => !d);

@@ -144,6 +144,37 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Q13_a_dead_mark_follows_its_backend_when_the_list_is_edited_behind_it()
+    {
+        var router = await RouterAsync(false, ("Router:RetryOnError", "0"));
+        var first = await BackendAsync("first");
+        var live = await BackendAsync("live");
+        var stopped = await TestBackend.StartAsync("stopped");
+        var stoppedUrl = stopped.Url;
+        await stopped.DisposeAsync();
+        var db = _redis.GetDatabase();
+        var key = router.Prefix + "frontend:q13.test";
+        await router.RpushAsync(db, "q13.test", "q13", first.Url, stoppedUrl, live.Url);
+
+        // Another router (or a checker) marks index 1, the stopped backend, the Hipache way.
+        await db.SetAddAsync(router.Prefix + "dead:q13.test", 1);
+        await db.KeyExpireAsync(router.Prefix + "dead:q13.test", TimeSpan.FromMinutes(1));
+        await _redis.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal("dead"), $"q13.test;{stoppedUrl}/;1;3");
+
+        // Then a script removes the first backend with plain LREM: index 1 now means "live".
+        await db.ListRemoveAsync(key, first.Url);
+        await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q13.test");
+
+        // Read positionally, the mark would now exclude the live backend and send everything to
+        // the stopped one (502 with no retries). Following the URL, every request succeeds.
+        await Poll.UntilAsync(() => router.GetTextAsync("q13.test"), r => r.Status == 200, what: "the edited route");
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal((200, "backend=live"), await router.GetTextAsync("q13.test"));
+        }
+    }
+
+    [Fact]
     public async Task Q3_the_last_live_backend_is_never_ejected_in_safe_mode()
     {
         var router = await RouterAsync(false, ("Router:RetryOnError", "0"));
