@@ -3,6 +3,7 @@ using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
 using Hipache.Aspire.Admin.OpenApi;
+using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -11,6 +12,7 @@ using Scalar.AspNetCore;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddRouteStore();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RouteValidation.MaxRequestBodyBytes);
 
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 builder.Services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.SectionName)).ValidateOnStart();
