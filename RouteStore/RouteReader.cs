@@ -9,6 +9,9 @@ public sealed class RouteReader(RedisConnections connections)
     // SCAN COUNT floor: a few hundred buckets per round trip, so that sparse matches do not cost one call per key.
     private const int MinScanCount = 100;
 
+    // SCAN COUNT ceiling, about what one call examines in a millisecond; pages are at most this large anyway.
+    private const int MaxScanCount = 1000;
+
     // Bound on one page's work (about MaxScanCallsPerPage * COUNT keys examined), so that a
     // selective match over a huge keyspace answers a short page instead of holding the request.
     private const int MaxScanCallsPerPage = 64;
@@ -88,7 +91,8 @@ public sealed class RouteReader(RedisConnections connections)
         for (var calls = 0; ; calls++)
         {
             // A split batch is re-read with the COUNT that produced it, so that it is the same batch.
-            var count = after is null ? Math.Max(limit - keys.Count, MinScanCount) : from.Count;
+            // The clamp only matters for a forged cursor: a huge COUNT would walk the whole keyspace in one call.
+            var count = after is null ? Math.Clamp(limit - keys.Count, MinScanCount, MaxScanCount) : Math.Clamp(from.Count, 1, MaxScanCount);
             var reply = await connections.Read.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", count).WaitAsync(cancellationToken).ConfigureAwait(false);
             var parts = (RedisResult[])reply!;
             var nextCursor = ulong.Parse((string)parts[0]!, NumberStyles.None, CultureInfo.InvariantCulture);
