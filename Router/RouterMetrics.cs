@@ -36,6 +36,12 @@ internal sealed class RouterMetrics
 
     public void Request(int status) => _requests.Add(1, new KeyValuePair<string, object?>("http.response.status_class", StatusClass(status)));
 
+    /// <summary>With <c>Router:PerFrontendMetrics</c>: one series per frontend key, for installations that can afford it.</summary>
+    public void Request(int status, string frontendKey) => _requests.Add(
+        1,
+        new KeyValuePair<string, object?>("http.response.status_class", StatusClass(status)),
+        new KeyValuePair<string, object?>("hipache.frontend", frontendKey));
+
     public void UpstreamDuration(double seconds) => _upstreamDuration.Record(seconds);
 
     public void Retry() => _retries.Add(1);

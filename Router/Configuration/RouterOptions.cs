@@ -78,6 +78,12 @@ public sealed class RouterOptions
     /// <summary>Failures in a row that eject a backend (Q3). Default 3; Hipache mode: 1.</summary>
     public int? EjectAfter { get; set; }
 
+    /// <summary>
+    /// Tag <c>hipache.router.requests</c> with the matched frontend key. Off by default: 100k
+    /// tenants would be 100k time series.
+    /// </summary>
+    public bool PerFrontendMetrics { get; set; }
+
     /// <summary>Hipache's <c>server.debug</c>: honour <c>X-Debug</c> (Q14). Always on in Hipache mode.</summary>
     public bool Debug { get; set; }
 

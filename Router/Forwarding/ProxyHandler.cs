@@ -31,6 +31,7 @@ internal sealed partial class ProxyHandler
     private readonly int _unknownHostStatus;
     private readonly bool _hipacheMode;
     private readonly bool _debug;
+    private readonly bool _perFrontendMetrics;
     private readonly bool _hipacheAddresses;
 
     public ProxyHandler(
@@ -63,6 +64,7 @@ internal sealed partial class ProxyHandler
         // Q14: Hipache honours X-Debug from anyone; here only when Router:Debug is on.
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
         _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
+        _perFrontendMetrics = o.PerFrontendMetrics;
         _requestConfig = new ForwarderRequestConfig
         {
             // Hipache speaks HTTP/1.1 to every backend (hipache-compat 5.2).
@@ -213,7 +215,15 @@ internal sealed partial class ProxyHandler
                     _deadReporter.Report(route, NormalizedHost(hostHeader), index, $"answered {status}");
                 }
 
-                _metrics.Request(status);
+                if (_perFrontendMetrics)
+                {
+                    _metrics.Request(status, route.FrontendKey);
+                }
+                else
+                {
+                    _metrics.Request(status);
+                }
+
                 return;
             }
 

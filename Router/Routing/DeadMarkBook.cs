@@ -51,16 +51,23 @@ internal sealed class DeadMarkBook
                     continue;
                 }
 
-                // The list changed since the mark: follow the URL, not the position.
+                // The list changed since the mark: follow the URL, not the position. When the URL is
+                // not in the list at all the record is about something else (the unprefixed 'dead'
+                // channel is shared by every deployment on this Redis): keep the position.
+                var moved = false;
                 for (var i = 0; i < backends.Length; i++)
                 {
                     if (backends[i].Href == mark.Href)
                     {
                         dead[i] = true;
+                        moved = true;
                     }
                 }
 
-                continue;
+                if (moved)
+                {
+                    continue;
+                }
             }
 
             if (index < dead.Length)

@@ -83,6 +83,21 @@ public sealed class HipacheConfigTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Q24_a_legacy_server_https_without_address_listens_everywhere_and_says_so()
+    {
+        var (cert, key) = WriteSelfSignedPem();
+        var configPath = Path.Combine(_directory, "legacy.json");
+        await File.WriteAllTextAsync(configPath, $$"""
+            { "server": { "port": 0, "https": { "port": 0, "key": "{{key}}", "cert": "{{cert}}" } } }
+            """, Ct);
+        var config = Configuration.HipacheConfigFile.Load(configPath, hasConnectionString: true);
+        Assert.Equal("::", config.Settings["Router:Tls:0:Address"]);
+        Assert.Equal("http://127.0.0.1:0", config.Settings["Router:Urls:0"]);
+        Assert.Contains(config.Notes, n => n.Contains("server.https", StringComparison.Ordinal) && n.Contains("every address", StringComparison.Ordinal));
+        Assert.Contains(config.Notes, n => n.Contains("server.port", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Q14_debug_headers_are_off_unless_enabled()
     {
         await using var backend = await TestBackend.StartAsync("A");
