@@ -273,6 +273,21 @@ public sealed class AppsApiTests(AdminApiFixture fixture)
     }
 
     [Fact]
+    public async Task More_than_1000_hosts_or_backends_is_a_validation_problem()
+    {
+        using var client = fixture.CreateClient();
+        var app = NewApp("huge");
+        var hosts = Enumerable.Range(0, 1001).Select(i => $"h{i}.huge.test").ToArray();
+        var backends = Enumerable.Range(0, 1001).Select(i => $"http://10.7.{i / 250}.{i % 250}:8080").ToArray();
+        var response = await client.PutAsJsonAsync($"/v1/apps/{app}", new { hosts, backends }, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("hosts", out _));
+        Assert.True(problem.RootElement.GetProperty("errors").TryGetProperty("backends", out _));
+        Assert.Empty(await ListAsync(hosts[0]));
+    }
+
+    [Fact]
     public async Task Apps_need_a_key_and_bad_cursors_are_400()
     {
         using var anonymous = fixture.CreateClient(null);

@@ -79,6 +79,8 @@ public sealed class FrontendListTests(AdminApiFixture fixture)
     [InlineData("limit=1001", "limit")]
     [InlineData("cursor=not-a-cursor!", "cursor")]
     [InlineData("cursor=Zm9v", "cursor")]
+    [InlineData("match=a%01b", "match")]
+    [InlineData("match=", "match")]
     public async Task Bad_paging_parameters_are_validation_problems(string query, string field)
     {
         using var client = fixture.CreateClient();

@@ -28,4 +28,13 @@ public sealed class OpenApiDocumentTests(AdminApiFixture fixture)
         var schemas = root.GetProperty("components").GetProperty("schemas");
         Assert.Equal(JsonValueKind.Array, schemas.GetProperty("AppWrite").GetProperty("examples").ValueKind);
     }
+
+    [Fact]
+    public async Task The_api_reference_page_is_served_without_a_key()
+    {
+        using var anonymous = fixture.CreateClient(null);
+        var response = await anonymous.GetAsync("/scalar/v1", TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+    }
 }
