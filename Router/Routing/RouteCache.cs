@@ -42,6 +42,9 @@ internal sealed partial class RouteCache
     private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
     private const int MaxReportedUrls = 10_000;
 
+    // A fetch time that is never fresh and never recent enough to serve stale.
+    private const long StaleFetch = long.MinValue / 2;
+
     // Bumped by every invalidation: a read that started before a change must not be cached as fresh.
     private long _epoch;
 
@@ -123,7 +126,7 @@ internal sealed partial class RouteCache
 
             // A change that arrived while we were reading may not be in what we read: keep the
             // answer for this request, but make the next one read again.
-            var fetchedAt = Interlocked.Read(ref _epoch) == epoch ? Environment.TickCount64 : long.MinValue / 2;
+            var fetchedAt = Interlocked.Read(ref _epoch) == epoch ? Environment.TickCount64 : StaleFetch;
             var slot = new CacheSlot(result, fetchedAt, generation);
             if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
             {
@@ -131,6 +134,14 @@ internal sealed partial class RouteCache
             }
 
             _slots[host] = slot;
+
+            // An invalidation between the check above and the store would otherwise leave this
+            // (possibly stale) answer marked fresh: check again and demote it if one came.
+            if (slot.FetchedAt != StaleFetch && Interlocked.Read(ref _epoch) != epoch)
+            {
+                _slots.TryUpdate(host, slot with { FetchedAt = StaleFetch }, slot);
+            }
+
             return slot;
         }
         catch (OperationCanceledException ex)

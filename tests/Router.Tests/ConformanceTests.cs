@@ -9,35 +9,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Hipache.Aspire.Router.Tests;
 
 /// <summary>hipache-compat section 11 (C6, C12-C16), 2.6, 5.2-5.4, Q17, Q26 and the TTL invalidation path.</summary>
-public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
+public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixture)
 {
-    private RunningRouter _router = null!;
-    private StackExchange.Redis.ConnectionMultiplexer _redis = null!;
-    private readonly List<TestBackend> _backends = [];
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        _router = await RunningRouter.StartAsync(fixture.Redis);
-        _redis = await fixture.Redis.ConnectAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _router.DisposeAsync();
-        await _redis.DisposeAsync();
-        foreach (var backend in _backends)
-        {
-            await backend.DisposeAsync();
-        }
-    }
-
     private async Task<TestBackend> RouteAsync(string host, RequestDelegate? handler = null)
     {
-        var backend = await TestBackend.StartAsync(host, handler);
-        _backends.Add(backend);
-        await _router.RpushAsync(_redis.GetDatabase(), host, host, backend.Url);
+        var backend = await BackendAsync(host, handler);
+        await Router.RpushAsync(Db, host, host, backend.Url);
         return backend;
     }
 
@@ -46,7 +23,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
     {
         const string host = "a.b.c.d.e.f.g.h.i.j.k.l.m";
         await RouteAsync(host);
-        Assert.Equal((200, $"backend={host}"), await _router.GetTextAsync(host));
+        Assert.Equal((200, $"backend={host}"), await Router.GetTextAsync(host));
     }
 
     [Fact]
@@ -67,7 +44,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
                 request.Content = new StringContent("x");
             }
 
-            using var response = await _router.Client.SendAsync(request, Ct);
+            using var response = await Router.Client.SendAsync(request, Ct);
             Assert.Equal(method == "DELETE" ? HttpStatusCode.NoContent : HttpStatusCode.OK, response.StatusCode);
             Assert.Equal(method, response.Headers.GetValues("x-method").Single());
         }
@@ -92,7 +69,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
         using var request = new HttpRequestMessage(HttpMethod.Put, "/upload") { Content = new StreamContent(new PatternStream(size)) };
         request.Headers.Host = "c13.test";
         request.Headers.TransferEncodingChunked = true;
-        using var response = await _router.Client.SendAsync(request, Ct);
+        using var response = await Router.Client.SendAsync(request, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(size.ToString(System.Globalization.CultureInfo.InvariantCulture), await response.Content.ReadAsStringAsync(Ct));
     }
@@ -169,10 +146,8 @@ public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
             await connection.GetServer(connection.GetEndPoints()[0]).ConfigSetAsync("notify-keyspace-events", string.Empty);
         }
 
-        var first = await TestBackend.StartAsync("first");
-        var second = await TestBackend.StartAsync("second");
-        _backends.Add(first);
-        _backends.Add(second);
+        var first = await BackendAsync("first");
+        var second = await BackendAsync("second");
         var db = connection.GetDatabase();
         await router.RpushAsync(db, "ttl.test", "ttl", first.Url);
         Assert.Equal((200, "backend=first"), await router.GetTextAsync("ttl.test"));
@@ -184,7 +159,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : IAsyncLifetime
     private async Task<string> RawAsync(string request, string? until = null)
     {
         using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, _router.Port, Ct);
+        await client.ConnectAsync(IPAddress.Loopback, Router.Port, Ct);
         var stream = client.GetStream();
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
