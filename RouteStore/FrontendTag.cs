@@ -60,6 +60,7 @@ public enum FrontendOutcome
     Unchanged,
     Deleted,
     NotFound,
+    BackendNotFound,
     PreconditionFailed,
     OwnerConflict,
 }

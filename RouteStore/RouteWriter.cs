@@ -76,6 +76,32 @@ public sealed class RouteWriter(RedisConnections connections)
         return {3, owner, currentTag}
         """;
 
+    // Appends ARGV[3] unless a backend already is it. Returns {1 changed | 2 unchanged | 4 not found, identifier, tag after}.
+    private const string ConditionalAddScript = ConditionPrelude + """
+        if not existed then return {4, '', ''} end
+        for i = 2, #current do
+          if current[i] == ARGV[3] then return {2, owner, currentTag} end
+        end
+        redis.call('RPUSH', KEYS[1], ARGV[3])
+        current[#current + 1] = ARGV[3]
+        return {1, owner, tag(current)}
+        """;
+
+    // Removes the first backend equal to ARGV[3] (never the identifier). Returns
+    // {1 changed, identifier, tag after, former backend index} | {4 not found} | {5 backend not found, identifier, tag}.
+    private const string ConditionalRemoveScript = ConditionPrelude + """
+        if not existed then return {4, '', ''} end
+        for i = 2, #current do
+          if current[i] == ARGV[3] then
+            redis.call('LSET', KEYS[1], i - 1, '__hipache_aspire_removed__')
+            redis.call('LREM', KEYS[1], 1, '__hipache_aspire_removed__')
+            table.remove(current, i)
+            return {1, owner, tag(current), i - 2}
+          end
+        end
+        return {5, owner, currentTag}
+        """;
+
     public RouteKeys Keys => connections.Keys;
 
     /// <summary>Creates or replaces a frontend list in one transaction. Returns true when it existed before.</summary>
@@ -120,7 +146,7 @@ public sealed class RouteWriter(RedisConnections connections)
             args[i + 3] = backends[i];
         }
 
-        var result = await EvaluateConditionalAsync(ConditionalWriteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        var (result, _) = await EvaluateConditionalAsync(ConditionalWriteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
         if (result.Outcome is FrontendOutcome.Created or FrontendOutcome.Replaced)
         {
             await AfterListChangedAsync(frontendKey, cancellationToken).ConfigureAwait(false);
@@ -133,7 +159,7 @@ public sealed class RouteWriter(RedisConnections connections)
     public async Task<FrontendWriteResult> DeleteFrontendAsync(string frontendKey, FrontendCondition condition, CancellationToken cancellationToken = default)
     {
         RedisValue[] args = [condition.IfMatch ?? string.Empty, condition.Owner ?? string.Empty];
-        var result = await EvaluateConditionalAsync(ConditionalDeleteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        var (result, _) = await EvaluateConditionalAsync(ConditionalDeleteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
         if (result.Outcome == FrontendOutcome.Deleted)
         {
             await AfterListChangedAsync(frontendKey, cancellationToken).ConfigureAwait(false);
@@ -189,6 +215,41 @@ public sealed class RouteWriter(RedisConnections connections)
     }
 
     /// <summary>
+    /// <see cref="AddBackendAsync(string, string, CancellationToken)"/> under a condition, returning the
+    /// list's tag afterwards: <see cref="FrontendOutcome.Replaced"/> when appended,
+    /// <see cref="FrontendOutcome.Unchanged"/> when already there. Compared and appended by one script.
+    /// </summary>
+    public async Task<FrontendWriteResult> AddBackendAsync(string frontendKey, string url, FrontendCondition condition, CancellationToken cancellationToken = default)
+    {
+        RedisValue[] args = [condition.IfMatch ?? string.Empty, condition.Owner ?? string.Empty, url];
+        var (result, _) = await EvaluateConditionalAsync(ConditionalAddScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == FrontendOutcome.Replaced)
+        {
+            await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="RemoveBackendAsync(string, string, CancellationToken)"/> under a condition, returning the
+    /// list's tag afterwards; <see cref="FrontendOutcome.BackendNotFound"/> when no backend is the URL.
+    /// </summary>
+    public async Task<FrontendWriteResult> RemoveBackendAsync(string frontendKey, string url, FrontendCondition condition, CancellationToken cancellationToken = default)
+    {
+        RedisValue[] args = [condition.IfMatch ?? string.Empty, condition.Owner ?? string.Empty, url];
+        var (result, removedIndex) = await EvaluateConditionalAsync(ConditionalRemoveScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome == FrontendOutcome.Replaced)
+        {
+            // Same rule as the unconditional removal: marks at or past the removed index now point at other backends (Q13).
+            await ClearDeadFromAsync(frontendKey, (int)removedIndex!.Value, cancellationToken).ConfigureAwait(false);
+            await PublishChangeAsync(frontendKey).ConfigureAwait(false);
+        }
+
+        return result;
+    }
+
+    /// <summary>
     /// Hipache's dead mark (hipache-compat 2.5, 2.7): SADD + EXPIRE on <c>dead:&lt;key&gt;</c> (only in
     /// passive mode, i.e. when no active checker is alive), then PUBLISH on <c>dead</c>.
     /// </summary>
@@ -219,7 +280,8 @@ public sealed class RouteWriter(RedisConnections connections)
     public Task PublishChangeAsync(string frontendKey) =>
         connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
 
-    private async Task<FrontendWriteResult> EvaluateConditionalAsync(string script, string frontendKey, RedisValue[] args, CancellationToken cancellationToken)
+    /// <summary>Runs a conditional script; the second value is its optional fourth reply element (a removed index).</summary>
+    private async Task<(FrontendWriteResult Result, long? Extra)> EvaluateConditionalAsync(string script, string frontendKey, RedisValue[] args, CancellationToken cancellationToken)
     {
         var reply = (RedisResult[])(await connections.Write.ScriptEvaluateAsync(script, [connections.Keys.Frontend(frontendKey)], args)
             .WaitAsync(cancellationToken).ConfigureAwait(false))!;
@@ -230,12 +292,14 @@ public sealed class RouteWriter(RedisConnections connections)
             2 => FrontendOutcome.Unchanged,
             3 => FrontendOutcome.Deleted,
             4 => FrontendOutcome.NotFound,
+            5 => FrontendOutcome.BackendNotFound,
             -1 => FrontendOutcome.PreconditionFailed,
             _ => FrontendOutcome.OwnerConflict,
         };
         var previous = (string?)reply[1];
         var tag = (string?)reply[2];
-        return new FrontendWriteResult(outcome, string.IsNullOrEmpty(previous) ? null : previous, string.IsNullOrEmpty(tag) ? null : tag);
+        var result = new FrontendWriteResult(outcome, string.IsNullOrEmpty(previous) ? null : previous, string.IsNullOrEmpty(tag) ? null : tag);
+        return (result, reply.Length > 3 ? (long)reply[3] : null);
     }
 
     /// <summary>

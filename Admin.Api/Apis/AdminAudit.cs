@@ -9,15 +9,6 @@ internal sealed partial class AdminAudit(ILogger<AdminAudit> logger)
     public void Record(ClaimsPrincipal caller, string operation, string target, string result) =>
         LogWrite(logger, caller.Identity?.Name ?? "anonymous", operation, target, result);
 
-    public void Record(ClaimsPrincipal caller, string operation, string target, BackendChange change) =>
-        Record(caller, operation, target, change switch
-        {
-            BackendChange.Changed => "changed",
-            BackendChange.Unchanged => "unchanged",
-            BackendChange.FrontendNotFound => "frontend-not-found",
-            _ => "backend-not-found",
-        });
-
     public void Record(ClaimsPrincipal caller, string operation, string target, FrontendOutcome outcome) =>
         Record(caller, operation, target, outcome switch
         {
@@ -26,6 +17,7 @@ internal sealed partial class AdminAudit(ILogger<AdminAudit> logger)
             FrontendOutcome.Unchanged => "unchanged",
             FrontendOutcome.Deleted => "deleted",
             FrontendOutcome.NotFound => "not-found",
+            FrontendOutcome.BackendNotFound => "backend-not-found",
             FrontendOutcome.PreconditionFailed => "precondition-failed",
             _ => "owner-conflict",
         });

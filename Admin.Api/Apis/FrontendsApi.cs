@@ -24,9 +24,9 @@ internal static class FrontendsApi
         group.MapDelete("/{host}", DeleteAsync).WithName("DeleteFrontend").WithSummary("Deletes a frontend and its dead marks.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapPost("/{host}/backends", AddBackendAsync).WithName("AddBackend").WithSummary("Appends a backend; adding one already present changes nothing.")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         return group;
     }
 
@@ -159,44 +159,81 @@ internal static class FrontendsApi
     }
 
     private static async Task<Results<Ok, ProblemHttpResult, ValidationProblem>> AddBackendAsync(
-        string host, BackendWrite body, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, BackendWrite body, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
+        var errors = new Dictionary<string, string[]>();
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
         {
-            return Problems.Invalid("host", error!);
+            errors["host"] = [error!];
         }
 
         if (!RouteValidation.TryNormalizeBackend(body.Url, out var url, out var urlError))
         {
-            return Problems.Invalid("url", urlError!);
+            errors["url"] = [urlError!];
         }
 
-        var change = await writer.AddBackendAsync(key, url, cancellationToken).ConfigureAwait(false);
-        audit.Record(user, "add-backend", key, change);
-        return change == BackendChange.FrontendNotFound ? Problems.NotFound($"No frontend '{key}'.") : TypedResults.Ok();
+        if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
+        {
+            errors["If-Match"] = [EntityTags.InvalidHeader];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var result = await writer.AddBackendAsync(key, url, new FrontendCondition(ifMatch, null), cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "add-backend", key, result.Outcome);
+        switch (result.Outcome)
+        {
+            case FrontendOutcome.NotFound:
+                return Problems.NotFound($"No frontend '{key}'.");
+            case FrontendOutcome.PreconditionFailed:
+                return Problems.PreconditionFailed(key);
+            default:
+                http.Response.Headers.ETag = EntityTags.Format(result.Tag!);
+                return TypedResults.Ok();
+        }
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> RemoveBackendAsync(
-        string host, string? url, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+        string host, string? url, HttpContext http, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
     {
+        var errors = new Dictionary<string, string[]>();
         if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
         {
-            return Problems.Invalid("host", error!);
+            errors["host"] = [error!];
         }
 
         if (!RouteValidation.TryNormalizeBackend(url, out var normalized, out var urlError))
         {
-            return Problems.Invalid("url", urlError!);
+            errors["url"] = [urlError!];
         }
 
-        var change = await writer.RemoveBackendAsync(key, normalized, cancellationToken).ConfigureAwait(false);
-        audit.Record(user, "remove-backend", key, change);
-        return change switch
+        if (!EntityTags.TryReadIfMatch(http.Request, out var ifMatch))
         {
-            BackendChange.FrontendNotFound => Problems.NotFound($"No frontend '{key}'."),
-            BackendChange.BackendNotFound => Problems.NotFound($"Frontend '{key}' has no backend '{normalized}'."),
-            _ => TypedResults.NoContent(),
-        };
+            errors["If-Match"] = [EntityTags.InvalidHeader];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var result = await writer.RemoveBackendAsync(key, normalized, new FrontendCondition(ifMatch, null), cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "remove-backend", key, result.Outcome);
+        switch (result.Outcome)
+        {
+            case FrontendOutcome.NotFound:
+                return Problems.NotFound($"No frontend '{key}'.");
+            case FrontendOutcome.BackendNotFound:
+                return Problems.NotFound($"Frontend '{key}' has no backend '{normalized}'.");
+            case FrontendOutcome.PreconditionFailed:
+                return Problems.PreconditionFailed(key);
+            default:
+                http.Response.Headers.ETag = EntityTags.Format(result.Tag!);
+                return TypedResults.NoContent();
+        }
     }
 }
 

@@ -92,6 +92,39 @@ public sealed class ETagTests(AdminApiFixture fixture)
     }
 
     [Fact]
+    public async Task Backend_adds_and_removes_return_the_new_tag_and_honour_if_match()
+    {
+        using var client = fixture.CreateClient();
+        var host = NewHost("backends");
+        var v1 = (await client.PutAsJsonAsync($"/v1/frontends/{host}", new { app = "tags", backends = new[] { "http://10.3.6.1:8080" } }, Ct)).Headers.ETag!;
+
+        using (var add = new HttpRequestMessage(HttpMethod.Post, $"/v1/frontends/{host}/backends") { Content = JsonContent.Create(new { url = "http://10.3.6.2:8080" }) })
+        {
+            add.Headers.IfMatch.Add(v1);
+            var added = await client.SendAsync(add, Ct);
+            Assert.Equal(HttpStatusCode.OK, added.StatusCode);
+            Assert.Equal((await client.GetAsync($"/v1/frontends/{host}", Ct)).Headers.ETag, added.Headers.ETag);
+        }
+
+        using (var stale = new HttpRequestMessage(HttpMethod.Post, $"/v1/frontends/{host}/backends") { Content = JsonContent.Create(new { url = "http://10.3.6.3:8080" }) })
+        {
+            stale.Headers.IfMatch.Add(v1);
+            Assert.Equal(HttpStatusCode.PreconditionFailed, (await client.SendAsync(stale, Ct)).StatusCode);
+        }
+
+        using (var staleRemove = new HttpRequestMessage(HttpMethod.Delete, $"/v1/frontends/{host}/backends?url=http://10.3.6.1:8080"))
+        {
+            staleRemove.Headers.IfMatch.Add(v1);
+            Assert.Equal(HttpStatusCode.PreconditionFailed, (await client.SendAsync(staleRemove, Ct)).StatusCode);
+        }
+
+        Assert.Equal(["tags", "http://10.3.6.1:8080", "http://10.3.6.2:8080"], await ListAsync(host));
+        var removed = await client.DeleteAsync($"/v1/frontends/{host}/backends?url=http://10.3.6.1:8080", Ct);
+        Assert.Equal(HttpStatusCode.NoContent, removed.StatusCode);
+        Assert.Equal((await client.GetAsync($"/v1/frontends/{host}", Ct)).Headers.ETag, removed.Headers.ETag);
+    }
+
+    [Fact]
     public async Task Weak_tags_never_match_and_a_malformed_header_is_400()
     {
         using var client = fixture.CreateClient();
