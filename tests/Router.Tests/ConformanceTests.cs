@@ -19,6 +19,81 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
     }
 
     [Fact]
+    public async Task C1_C2_a_wildcard_matches_subdomains_but_not_its_own_name()
+    {
+        var a = await BackendAsync("A");
+        await Router.RpushAsync(Db, "*.c1.bar", "a", a.Url);
+        Assert.Equal((200, "backend=A"), await Router.GetTextAsync("test.c1.bar"));
+        Assert.Equal((200, "backend=A"), await Router.GetTextAsync("pipo.c1.bar"));
+        Assert.Equal(400, (await Router.GetTextAsync("c1.bar")).Status);
+    }
+
+    [Fact]
+    public async Task C15_a_backend_sending_more_than_its_content_length_still_gives_the_announced_response()
+    {
+        // A raw socket backend: Kestrel would refuse to send more than it announced.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var serve = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var socket = await listener.AcceptSocketAsync(Ct);
+                var buffer = new byte[4096];
+                await socket.ReceiveAsync(buffer, Ct);
+                await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n1234567890"u8.ToArray(), Ct);
+                socket.Shutdown(SocketShutdown.Both);
+            }
+        }, Ct);
+        await Router.RpushAsync(Db, "c15.test", "c15", $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
+        Assert.Equal((200, "12345"), await Router.GetTextAsync("c15.test"));
+        listener.Stop();
+        await Assert.ThrowsAnyAsync<Exception>(() => serve);
+    }
+
+    [Fact]
+    public async Task Section7_a_backend_url_without_host_is_502_backend_is_invalid_and_not_marked()
+    {
+        var router = await RunningRouter.StartAsync(Fixture.Redis, new Dictionary<string, string?> { ["Router:Debug"] = "true" });
+        await using (router)
+        {
+            await router.RpushAsync(Db, "invalid.test", "invalid", "http://", "http://");
+            using var response = await router.GetAsync("invalid.test", "/", r => r.Headers.TryAddWithoutValidation("X-Debug", "1"));
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal("backend is invalid", response.Headers.GetValues("x-debug-error").Single());
+            Assert.Empty(await Db.SetMembersAsync(router.Prefix + "dead:invalid.test"));
+        }
+    }
+
+    [Theory]
+    [InlineData(0, "Retry on error is disabled")]
+    [InlineData(2, "Reached max retries limit")]
+    public async Task Section4_4_give_up_messages(int retries, string message)
+    {
+        var stopped = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var backend = await TestBackend.StartAsync("gone");
+            stopped.Add(backend.Url);
+            await backend.DisposeAsync();
+        }
+
+        var router = await RunningRouter.StartAsync(Fixture.Redis, new Dictionary<string, string?>
+        {
+            ["Router:Debug"] = "true",
+            ["Router:RetryOnError"] = retries.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        await using (router)
+        {
+            await router.RpushAsync(Db, "giveup.test", ["giveup", .. stopped]);
+            using var response = await router.GetAsync("giveup.test", "/", r => r.Headers.TryAddWithoutValidation("X-Debug", "1"));
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal(message, response.Headers.GetValues("x-debug-error").Single());
+            Assert.True(response.Headers.Contains("x-debug-backend-url"), "give-up answers come after a backend was chosen");
+        }
+    }
+
+    [Fact]
     public async Task C6_a_thirteen_label_exact_host_matches()
     {
         const string host = "a.b.c.d.e.f.g.h.i.j.k.l.m";
