@@ -104,7 +104,7 @@ public sealed class RouteWriter(RedisConnections connections)
 
     public RouteKeys Keys => connections.Keys;
 
-    /// <summary>Creates or replaces a frontend list in one transaction. Returns true when it existed before.</summary>
+    /// <summary>Creates or replaces a frontend list atomically (one transaction on its key). Returns true when it existed before.</summary>
     public async Task<bool> ReplaceFrontendAsync(string frontendKey, string identifier, IReadOnlyList<string> backends, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backends);
@@ -116,13 +116,14 @@ public sealed class RouteWriter(RedisConnections connections)
             values[i + 1] = backends[i];
         }
 
+        // The transaction touches the frontend key only: frontend:<k> and dead:<k> hash to
+        // different Redis Cluster slots, so one MULTI over both would fail there (CROSSSLOT).
         var transaction = connections.Write.CreateTransaction();
         var existed = transaction.KeyDeleteAsync(key);
         _ = transaction.ListRightPushAsync(key, values);
-        // The old dead indexes describe the old list; keeping them would eject the wrong backends (Q13).
-        var deadCleared = transaction.KeyDeleteAsync(connections.Keys.Dead(frontendKey));
         await ExecuteAsync(transaction, cancellationToken).ConfigureAwait(false);
-        _ = deadCleared;
+        // The old dead indexes describe the old list; keeping them would eject the wrong backends (Q13).
+        await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
         await PublishChangeAsync(frontendKey).ConfigureAwait(false);
         return await existed.ConfigureAwait(false);
     }
