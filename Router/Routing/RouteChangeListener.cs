@@ -19,7 +19,7 @@ internal sealed partial class RouteChangeListener(
     // How long start-up waits for the subscriptions: a router that serves before it listens could
     // cache a route that changes in that window for up to Router:RouteCacheTtl. With Redis down it
     // starts anyway (stale-if-error and 503s) and subscribes when Redis is back.
-    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(10);
 
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -137,7 +137,7 @@ public sealed class ResilienceTests
             }
         });
         await using var other = await TestBackend.StartAsync("other");
-        await using var router = await RunningRouter.StartAsync(redis);
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00" });
         await using var connection = await redis.ConnectAsync();
         var db = connection.GetDatabase();
         await router.RpushAsync(db, "ws.test", "ws", echo.Url);
@@ -152,7 +152,7 @@ public sealed class ResilienceTests
         await db.KeyDeleteAsync(router.Prefix + "frontend:ws.test");
         await router.RpushAsync(db, "ws.test", "ws", other.Url);
         await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("ws.test");
-        await Poll.UntilAsync(() => router.GetTextAsync("ws.test"), r => r.Body == "backend=other", TimeSpan.FromSeconds(2), "the new route");
+        await Poll.UntilAsync(() => router.GetTextAsync("ws.test"), r => r.Body == "backend=other", TimeSpan.FromSeconds(30), "the new route");
         Assert.Equal("still here", await EchoAsync(client, "still here"));
         await client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, Ct);
     }
@@ -184,7 +184,12 @@ public sealed class ResilienceTests
         await using var live = await TestBackend.StartAsync("live");
         var failing = await TestBackend.StartAsync("failing");
         var prefix = $"t{Guid.NewGuid():N}:";
-        await using var first = await RunningRouter.StartAsync(redis, prefix: prefix, settings: new Dictionary<string, string?> { ["Router:RetryOnError"] = "0" });
+        await using var first = await RunningRouter.StartAsync(redis, prefix: prefix, settings: new Dictionary<string, string?>
+        {
+            ["Router:RetryOnError"] = "0",
+            ["Router:RouteCacheTtl"] = "00:10:00",
+            ["Router:MaxStaleness"] = "00:10:00",
+        });
         // A cache TTL far beyond the test: only a message through Redis can change what it serves.
         await using var second = await RunningRouter.StartAsync(redis, prefix: prefix, settings: new Dictionary<string, string?>
         {
@@ -214,7 +219,7 @@ public sealed class ResilienceTests
         await first.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("pair.test");
         foreach (var router in new[] { first, second })
         {
-            await Poll.UntilAsync(() => router.GetTextAsync("pair.test"), r => r.Body == "backend=next", TimeSpan.FromSeconds(2), "the change on every router");
+            await Poll.UntilAsync(() => router.GetTextAsync("pair.test"), r => r.Body == "backend=next", TimeSpan.FromSeconds(30), "the change on every router");
         }
     }
 

@@ -23,7 +23,12 @@ public abstract class RouterTestBase(RedisFixture fixture) : IAsyncLifetime
 
     public virtual async ValueTask InitializeAsync()
     {
-        Router = await RunningRouter.StartAsync(fixture.Redis);
+        // A cache TTL longer than any test: what a test sees change, a message made it change.
+        Router = await RunningRouter.StartAsync(fixture.Redis, new Dictionary<string, string?>
+        {
+            ["Router:RouteCacheTtl"] = "00:10:00",
+            ["Router:MaxStaleness"] = "00:10:00",
+        });
         Redis = await fixture.Redis.ConnectAsync();
     }
 

@@ -42,7 +42,7 @@ public sealed class TestRedis : IAsyncDisposable
                 await redis.StartAgainAsync();
                 return redis;
             }
-            catch (InvalidOperationException) when (attempt < 3)
+            catch (Exception ex) when (attempt < 5 && ex is InvalidOperationException or System.Net.Sockets.SocketException)
             {
                 // Someone took the port between probing and binding: another port.
                 await redis.DisposeAsync();
@@ -81,8 +81,20 @@ public sealed class TestRedis : IAsyncDisposable
         {
             try
             {
-                await using var probe = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", Port } }, ConnectTimeout = 500, AbortOnConnectFail = true });
+                await using var probe = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", Port } }, ConnectTimeout = 500, AbortOnConnectFail = true, AllowAdmin = true });
                 await probe.GetDatabase().PingAsync();
+                if (_process is not null)
+                {
+                    // Two tests can be handed the same free port; the server that lost the race
+                    // exits, and its PING would reach the other one. Only our own process counts.
+                    var info = await probe.GetServer("127.0.0.1", Port).InfoAsync("server");
+                    var pid = info.SelectMany(g => g).FirstOrDefault(p => p.Key == "process_id").Value;
+                    if (_process.HasExited || pid != _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                    {
+                        throw new InvalidOperationException($"Port {Port} is served by another process.");
+                    }
+                }
+
                 return;
             }
             catch (RedisConnectionException) when (DateTime.UtcNow < deadline && (_process is null || !_process.HasExited))
