@@ -21,16 +21,15 @@ internal sealed class ForwardingTransformer : HttpTransformer
     private const string ForwardedProtocol = "X-Forwarded-Protocol";
     private const string ForwardedPort = "X-Forwarded-Port";
 
-    private readonly bool _setOnlyIfAbsent;
-    private readonly bool _hipacheAddresses;
+    // Hipache mode: set-only-if-absent headers (Q9), ::ffff: addresses (Q10), fixed ports (Q8).
+    private readonly bool _hipache;
     private readonly IPNetwork[] _trustedProxies;
     private readonly bool _debug;
 
     public ForwardingTransformer(IOptions<RouterOptions> options)
     {
         var o = options.Value;
-        _setOnlyIfAbsent = o.Compatibility == CompatibilityMode.Hipache;
-        _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
+        _hipache = o.Compatibility == CompatibilityMode.Hipache;
         _trustedProxies = [.. o.TrustedProxies.Select(ParseNetwork)];
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
     }
@@ -44,14 +43,14 @@ internal sealed class ForwardingTransformer : HttpTransformer
 
         var headers = proxyRequest.Headers;
         var connection = httpContext.Connection;
-        var client = ClientAddress.Format(connection.RemoteIpAddress, _hipacheAddresses) ?? string.Empty;
+        var client = ClientAddress.Format(connection.RemoteIpAddress, _hipache) ?? string.Empty;
         var tls = httpContext.Request.IsHttps;
         var proto = tls ? "https" : "http";
-        var port = _hipacheAddresses
+        var port = _hipache
             ? (tls ? "443" : "80")
             : connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        if (_setOnlyIfAbsent)
+        if (_hipache)
         {
             SetIfAbsent(headers, ForwardedFor, client);
             SetIfAbsent(headers, RealIp, client);

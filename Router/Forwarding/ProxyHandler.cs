@@ -32,7 +32,6 @@ internal sealed partial class ProxyHandler
     private readonly bool _hipacheMode;
     private readonly bool _debug;
     private readonly bool _perFrontendMetrics;
-    private readonly bool _hipacheAddresses;
 
     public ProxyHandler(
         IHttpForwarder forwarder,
@@ -63,7 +62,6 @@ internal sealed partial class ProxyHandler
         _hipacheMode = o.Compatibility == CompatibilityMode.Hipache;
         // Q14: Hipache honours X-Debug from anyone; here only when Router:Debug is on.
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
-        _hipacheAddresses = o.Compatibility == CompatibilityMode.Hipache;
         _perFrontendMetrics = o.PerFrontendMetrics;
         _requestConfig = new ForwarderRequestConfig
         {
@@ -105,7 +103,7 @@ internal sealed partial class ProxyHandler
                 var request = context.Request;
                 var now = Stopwatch.GetTimestamp();
                 _accessLog.Write(AccessLogLine.Format(
-                    ClientAddress.Format(context.Connection.RemoteIpAddress, _hipacheAddresses) ?? "-",
+                    ClientAddress.Format(context.Connection.RemoteIpAddress, _hipacheMode) ?? "-",
                     trace.StartedAt,
                     request.Method,
                     context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/",
