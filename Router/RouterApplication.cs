@@ -13,6 +13,10 @@ public static class RouterApplication
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        // Request smuggling: a bare LF as line terminator is refused (400), not read leniently; a
+        // proxy must not parse framing more loosely than the strictest backend behind it.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
+
         var hipacheConfigPath = HipacheConfigFile.FindPath(args);
         args = HipacheConfigFile.StripOwnArguments(args);
 

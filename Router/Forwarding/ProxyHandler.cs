@@ -246,6 +246,13 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
+            if (error == ForwarderError.RequestBodyClient)
+            {
+                // The client's body was unreadable (a bad chunk, a short body): its fault, not the backend's.
+                await Answer(context, StatusCodes.Status400BadRequest, "bad request body").ConfigureAwait(false);
+                return;
+            }
+
             if (!connectFailure || !canReplay || attempt >= _retryOnError)
             {
                 var timedOut = error == ForwarderError.RequestTimedOut;
