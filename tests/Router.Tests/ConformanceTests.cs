@@ -153,7 +153,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
     public async Task C14_an_odd_request_target_is_forwarded_byte_for_byte()
     {
         await RouteAsync("c14.test");
-        var answer = await RawAsync("GET /pipo&%$#(PIPO HTTP/1.1\r\nHost: c14.test\r\nConnection: close\r\n\r\n");
+        var answer = await Router.RawAsync("GET /pipo&%$#(PIPO HTTP/1.1\r\nHost: c14.test\r\nConnection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         // '#' cannot travel in a URI path: it is the one character sent escaped (%23).
         Assert.True(answer.Contains("x-seen-raw-target: /pipo&%$%23(PIPO", StringComparison.OrdinalIgnoreCase), answer);
@@ -163,7 +163,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
     public async Task Q26_absolute_form_targets_route_on_their_authority()
     {
         await RouteAsync("q26.test");
-        var answer = await RawAsync("GET http://q26.test/abs HTTP/1.1\r\nHost: q26.test\r\nConnection: close\r\n\r\n");
+        var answer = await Router.RawAsync("GET http://q26.test/abs HTTP/1.1\r\nHost: q26.test\r\nConnection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.Contains("backend=q26.test", answer, StringComparison.Ordinal);
     }
@@ -180,7 +180,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
         });
         // Kestrel keeps only keep-alive/close of a Connection header that has them, so the named
         // header is declared alone here (the connection stays open: read until the last chunk).
-        var answer = await RawAsync("GET / HTTP/1.1\r\nHost: q17.test\r\nConnection: X-Private\r\nX-Private: secret\r\nTE: trailers, deflate\r\nProxy-Authorization: Basic eDp5\r\n\r\n", until: "\r\n0\r\n\r\n");
+        var answer = await Router.RawAsync("GET / HTTP/1.1\r\nHost: q17.test\r\nConnection: X-Private\r\nX-Private: secret\r\nTE: trailers, deflate\r\nProxy-Authorization: Basic eDp5\r\n\r\n", until: "\r\n0\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.True(answer.Contains("x-seen-x-private: <>", StringComparison.OrdinalIgnoreCase), answer);
         Assert.DoesNotContain("deflate", answer, StringComparison.Ordinal);
@@ -228,30 +228,6 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
         Assert.Equal((200, "backend=first"), await router.GetTextAsync("ttl.test"));
         await db.ListSetByIndexAsync(router.Prefix + "frontend:ttl.test", 1, second.Url);
         await Poll.UntilAsync(() => router.GetTextAsync("ttl.test"), r => r.Body == "backend=second", TimeSpan.FromSeconds(3), "the TTL to expire the entry");
-    }
-
-    /// <summary>Sends raw bytes; reads to the end of the connection, or until <paramref name="until"/> arrived.</summary>
-    private async Task<string> RawAsync(string request, string? until = null)
-    {
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, Router.Port, Ct);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        var received = new StringBuilder();
-        var buffer = new byte[8192];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-        {
-            received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-            if (until is not null && received.ToString().Contains(until, StringComparison.Ordinal))
-            {
-                break;
-            }
-        }
-
-        return received.ToString();
     }
 
     /// <summary>A readable stream of a given length without holding it in memory.</summary>

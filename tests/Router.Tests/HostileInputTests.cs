@@ -35,7 +35,7 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     [InlineData("two Host headers", "GET / HTTP/1.1\r\nHost: hostile.test\r\nHost: other.test\r\n\r\n")]
     public async Task Smuggling_and_malformed_requests_get_400_and_reach_no_backend(string what, string request)
     {
-        var answer = await SendAsync(request);
+        var answer = await Router.RawAsync(request);
         Assert.True(answer.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), $"{what}: {answer}");
         Assert.Equal(0, Volatile.Read(ref _backendRequests));
     }
@@ -45,7 +45,7 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     {
         // RFC 9112 6.1: Transfer-Encoding wins, Content-Length is dropped, and the connection is
         // closed after the response, so the bytes after the chunked body are never a request.
-        var answer = await SendAsync("POST / HTTP/1.1\r\nHost: hostile.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: hostile.test\r\n\r\n");
+        var answer = await Router.RawAsync("POST / HTTP/1.1\r\nHost: hostile.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: hostile.test\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.Contains("Connection: close", answer, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, Volatile.Read(ref _backendRequests));
@@ -55,7 +55,7 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     public async Task An_invalid_chunk_size_is_the_clients_fault_400_not_a_backend_failure()
     {
         // Bodies are streamed: the backend may have seen the request start; its body is cut there.
-        var answer = await SendAsync("POST / HTTP/1.1\r\nHost: hostile.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
+        var answer = await Router.RawAsync("POST / HTTP/1.1\r\nHost: hostile.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
         Assert.True(answer.StartsWith("HTTP/1.1 400", StringComparison.Ordinal), answer);
         Assert.Empty(await Db.SetMembersAsync(Router.Prefix + "dead:hostile.test"));
     }
@@ -63,44 +63,17 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     [Fact]
     public async Task An_oversized_request_line_gets_414_and_oversized_headers_431()
     {
-        Assert.StartsWith("HTTP/1.1 414", await SendAsync($"GET /{new string('a', 9000)} HTTP/1.1\r\nHost: hostile.test\r\n\r\n"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 414", await Router.RawAsync($"GET /{new string('a', 9000)} HTTP/1.1\r\nHost: hostile.test\r\n\r\n"), StringComparison.Ordinal);
         var headers = string.Concat(Enumerable.Range(0, 120).Select(i => $"X-H{i}: v\r\n"));
-        Assert.StartsWith("HTTP/1.1 431", await SendAsync($"GET / HTTP/1.1\r\nHost: hostile.test\r\n{headers}\r\n"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 431", await Router.RawAsync($"GET / HTTP/1.1\r\nHost: hostile.test\r\n{headers}\r\n"), StringComparison.Ordinal);
         Assert.Equal(0, Volatile.Read(ref _backendRequests));
     }
 
     [Fact]
     public async Task A_well_formed_request_on_the_same_listener_still_works()
     {
-        var answer = await SendAsync("GET / HTTP/1.1\r\nHost: hostile.test\r\nConnection: close\r\n\r\n");
+        var answer = await Router.RawAsync("GET / HTTP/1.1\r\nHost: hostile.test\r\nConnection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
         Assert.Contains("reached", answer, StringComparison.Ordinal);
-    }
-
-    /// <summary>Sends raw bytes and reads until the server closes or the response head and body arrived.</summary>
-    private async Task<string> SendAsync(string request)
-    {
-        using var client = new TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, Router.Port, Ct);
-        var stream = client.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), Ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        var received = new StringBuilder();
-        var buffer = new byte[8192];
-        try
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-            {
-                received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-            }
-        }
-        catch (IOException)
-        {
-            // A reset after the answer is how Kestrel ends a connection it will not trust.
-        }
-
-        return received.ToString();
     }
 }

@@ -83,6 +83,41 @@ internal sealed class RunningRouter : IAsyncDisposable
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
+    /// <summary>
+    /// Sends raw bytes to the routed port and reads until the server closes, or until
+    /// <paramref name="until"/> has arrived (for answers on a connection kept open).
+    /// </summary>
+    public async Task<string> RawAsync(string request, string? until = null)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, Port, ct);
+        var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request), ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        var received = new System.Text.StringBuilder();
+        var buffer = new byte[8192];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+                if (until is not null && received.ToString().Contains(until, StringComparison.Ordinal))
+                {
+                    break;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // A reset after the answer is how Kestrel ends a connection it will not trust.
+        }
+
+        return received.ToString();
+    }
+
     /// <summary>Writes a frontend list the way Hipache tooling does: plain RPUSH, no change message.</summary>
     public async Task RpushAsync(IDatabase db, string frontendKey, params string[] values) =>
         await db.ListRightPushAsync(Prefix + "frontend:" + frontendKey, [.. values.Select(v => (RedisValue)v)]);
