@@ -66,6 +66,9 @@ public sealed class RedisConnections : IAsyncDisposable
         prepared.AsyncTimeout = (int)options.OperationTimeout.TotalMilliseconds;
         prepared.SyncTimeout = (int)options.OperationTimeout.TotalMilliseconds;
         prepared.ConnectRetry = 1;
+        // The library's default backs off to 10 s between reconnect attempts; a router that has
+        // lost its routing table should be back within a couple of seconds of Redis.
+        prepared.ReconnectRetryPolicy ??= new ExponentialRetry(deltaBackOffMilliseconds: 200, maxDeltaBackOffMilliseconds: 2000);
         prepared.ClientName ??= "hipache-aspire";
         // CONFIG GET/SET of notify-keyspace-events; servers that forbid it simply refuse.
         prepared.AllowAdmin = true;

@@ -29,6 +29,7 @@ public sealed class RouteKeys
         ChangeChannel = prefix + ExtensionPrefix + "changes";
         AppKeyPrefix = prefix + ExtensionPrefix + "app:";
         AppIndexKey = prefix + ExtensionPrefix + "apps";
+        StoreMarkerKey = prefix + ExtensionPrefix + "store";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -49,6 +50,12 @@ public sealed class RouteKeys
 
     /// <summary>Sorted set (all scores 0, so it pages in name order) of every app name the admin API knows.</summary>
     public string AppIndexKey { get; }
+
+    /// <summary>
+    /// A random token, set once (SET NX) by the first router to find it missing. Its loss or change
+    /// tells routers that the data under them was flushed or is another server's.
+    /// </summary>
+    public string StoreMarkerKey { get; }
 
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
 

@@ -4,6 +4,7 @@ using Hipache.Aspire.Router.Forwarding;
 using Hipache.Aspire.Router.Listeners;
 using Hipache.Aspire.Router.Routing;
 using Hipache.Aspire.RouteStore;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 namespace Hipache.Aspire.Router;
@@ -55,12 +56,14 @@ public static class RouterApplication
         builder.Services.AddSingleton<CheckerHeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckerHeartbeatMonitor>());
         builder.Services.AddHostedService<RouteChangeListener>();
+        builder.Services.AddHostedService<StoreIdentityWatcher>();
         builder.Services.AddSingleton<DeadBackendReporter>();
         builder.Services.AddSingleton<ForwarderClient>();
         builder.Services.AddSingleton<ForwardingTransformer>();
         builder.Services.AddSingleton<ErrorPageWriter>();
         builder.Services.AddSingleton<AccessLogWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());
+        builder.Services.AddSingleton<FrontendConcurrencyLimiter>();
         builder.Services.AddSingleton<ProxyHandler>();
 
         var listeners = new RouterListeners();
@@ -74,6 +77,13 @@ public static class RouterApplication
             listeners.Configure(kestrel, routerOptions, routedUrls);
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = routerOptions.MaxRequestBodySize;
+            kestrel.Limits.RequestHeadersTimeout = routerOptions.RequestHeadersTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = routerOptions.MinRequestBodyDataRate > 0
+                ? new MinDataRate(routerOptions.MinRequestBodyDataRate, routerOptions.MinDataRateGracePeriod)
+                : null;
+            kestrel.Limits.MinResponseDataRate = routerOptions.MinResponseDataRate > 0
+                ? new MinDataRate(routerOptions.MinResponseDataRate, routerOptions.MinDataRateGracePeriod)
+                : null;
             // Hipache's tcpTimeout is also the client keep-alive idle timeout (hipache-compat 5.5).
             if (routerOptions.TcpTimeout > TimeSpan.Zero)
             {

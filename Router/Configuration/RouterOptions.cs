@@ -108,6 +108,48 @@ public sealed class RouterOptions
 
     /// <summary>How long in-flight requests may finish after SIGTERM (Q27).</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Slowloris: a client must send its whole request line and headers within this time (408 and
+    /// closed otherwise). Kestrel's default.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Slow request bodies: below this many bytes per second, after <see cref="MinDataRateGracePeriod"/>,
+    /// the connection is cut. Zero turns the check off (Hipache had none). Kestrel's default.
+    /// </summary>
+    public double MinRequestBodyDataRate { get; set; } = 240;
+
+    /// <summary>
+    /// Slow readers: a client that takes responses at fewer bytes per second than this, after
+    /// <see cref="MinDataRateGracePeriod"/>, is cut. Zero turns the check off. Kestrel's default.
+    /// </summary>
+    public double MinResponseDataRate { get; set; } = 240;
+
+    /// <summary>How long a transfer may run below the minimum data rates before it is cut.</summary>
+    public TimeSpan MinDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Requests (WebSockets included, for as long as they are open) one frontend may have in
+    /// flight on this router; beyond it, 503 with Retry-After, so that one tenant's flood cannot take
+    /// every connection and thread from the others. Zero: no limit (Hipache had none).
+    /// </summary>
+    public int MaxConcurrentRequestsPerFrontend { get; set; }
+
+    /// <summary>
+    /// Forward TRACE requests, as Hipache does (hipache-compat 5.2, C12). Off: 405 from the router,
+    /// for installations whose tenants should never echo a request's headers (cookies, credentials
+    /// added by proxies in front) back to a script (cross-site tracing).
+    /// </summary>
+    public bool AllowTrace { get; set; } = true;
+
+    /// <summary>
+    /// How often the router checks that Redis is still the store it read its routes from: a
+    /// FLUSHALL, or a new empty server behind the same address, emits no change message, so
+    /// every cached route is read again when the store's marker key is gone or different.
+    /// </summary>
+    public TimeSpan StoreCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>One HTTPS listener and its certificate, loaded from PEM files.</summary>

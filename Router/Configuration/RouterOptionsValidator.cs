@@ -63,6 +63,32 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add("Router:MaxRequestBodySize must be positive, or absent for no limit.");
         }
 
+        if (options.RequestHeadersTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("Router:RequestHeadersTimeout must be more than 0.");
+        }
+
+        if (options.MinRequestBodyDataRate < 0 || options.MinResponseDataRate < 0)
+        {
+            errors.Add("Router:MinRequestBodyDataRate and Router:MinResponseDataRate must be 0 (off) or more bytes per second.");
+        }
+
+        // Kestrel checks data rates once a second: a shorter grace period could never be honoured.
+        if (options.MinDataRateGracePeriod <= TimeSpan.FromSeconds(1))
+        {
+            errors.Add("Router:MinDataRateGracePeriod must be more than one second.");
+        }
+
+        if (options.MaxConcurrentRequestsPerFrontend < 0)
+        {
+            errors.Add("Router:MaxConcurrentRequestsPerFrontend must be 0 (no limit) or more.");
+        }
+
+        if (options.StoreCheckInterval < TimeSpan.FromMilliseconds(100))
+        {
+            errors.Add("Router:StoreCheckInterval must be at least 100 ms.");
+        }
+
         foreach (var proxy in options.TrustedProxies)
         {
             if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))

@@ -25,6 +25,7 @@ internal sealed partial class ProxyHandler
     private readonly ErrorPageWriter _errors;
     private readonly RouterMetrics _metrics;
     private readonly AccessLogWriter _accessLog;
+    private readonly FrontendConcurrencyLimiter _limiter;
     private readonly ILogger<ProxyHandler> _logger;
     private readonly ForwarderRequestConfig _requestConfig;
     private readonly int _retryOnError;
@@ -32,6 +33,7 @@ internal sealed partial class ProxyHandler
     private readonly bool _hipacheMode;
     private readonly bool _debug;
     private readonly bool _perFrontendMetrics;
+    private readonly bool _allowTrace;
 
     public ProxyHandler(
         IHttpForwarder forwarder,
@@ -43,6 +45,7 @@ internal sealed partial class ProxyHandler
         ErrorPageWriter errors,
         RouterMetrics metrics,
         AccessLogWriter accessLog,
+        FrontendConcurrencyLimiter limiter,
         IOptions<RouterOptions> options,
         ILogger<ProxyHandler> logger)
     {
@@ -55,6 +58,7 @@ internal sealed partial class ProxyHandler
         _errors = errors;
         _metrics = metrics;
         _accessLog = accessLog;
+        _limiter = limiter;
         _logger = logger;
         var o = options.Value;
         _retryOnError = o.RetryOnError;
@@ -63,6 +67,7 @@ internal sealed partial class ProxyHandler
         // Q14: Hipache honours X-Debug from anyone; here only when Router:Debug is on.
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
         _perFrontendMetrics = o.PerFrontendMetrics;
+        _allowTrace = o.AllowTrace;
         _requestConfig = new ForwarderRequestConfig
         {
             // Hipache speaks HTTP/1.1 to every backend (hipache-compat 5.2).
@@ -121,6 +126,24 @@ internal sealed partial class ProxyHandler
 
     private Task HandleAsync(HttpContext context, RequestTrace? trace)
     {
+        var method = context.Request.Method;
+        if (HttpMethods.IsConnect(method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
+        {
+            // A tunnel to an address the client names is a forward proxy's job, and an open one
+            // at that; extended CONNECT (WebSockets over HTTP/2) is forwarded like any upgrade.
+            return Answer(context, StatusCodes.Status501NotImplemented, "CONNECT is not supported: this is a reverse proxy");
+        }
+
+        if (HttpMethods.IsTrace(method) && !_allowTrace)
+        {
+            context.Response.OnStarting(static state =>
+            {
+                ((HttpResponse)state).Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+                return Task.CompletedTask;
+            }, context.Response);
+            return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed");
+        }
+
         var hostHeader = context.Request.Headers.Host.ToString();
         Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
         switch (HostNormalizer.Normalize(hostHeader, buffer, out var length))
@@ -171,7 +194,40 @@ internal sealed partial class ProxyHandler
             : Answer(context, _unknownHostStatus, "frontend not found")).ConfigureAwait(false);
     }
 
-    private async Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
+    private Task ForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
+    {
+        if (!_limiter.IsEnabled)
+        {
+            return ForwardToBackendAsync(context, route, hostHeader, trace);
+        }
+
+        if (!_limiter.TryEnter(route.FrontendKey))
+        {
+            context.Response.OnStarting(static state =>
+            {
+                ((HttpResponse)state).Headers.RetryAfter = "1";
+                return Task.CompletedTask;
+            }, context.Response);
+            LogFrontendAtLimit(_logger, route.FrontendKey);
+            return Answer(context, StatusCodes.Status503ServiceUnavailable, "Too many concurrent requests for this frontend");
+        }
+
+        return LimitedForwardAsync(context, route, hostHeader, trace);
+    }
+
+    private async Task LimitedForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
+    {
+        try
+        {
+            await ForwardToBackendAsync(context, route, hostHeader, trace).ConfigureAwait(false);
+        }
+        finally
+        {
+            _limiter.Exit(route.FrontendKey);
+        }
+    }
+
+    private async Task ForwardToBackendAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
     {
         var tried = route.Backends.Length <= 64 ? 0UL : ulong.MaxValue;
         var triedMany = tried == ulong.MaxValue ? new bool[route.Backends.Length] : null;
@@ -248,8 +304,10 @@ internal sealed partial class ProxyHandler
 
             if (error == ForwarderError.RequestBodyClient)
             {
-                // The client's body was unreadable (a bad chunk, a short body): its fault, not the backend's.
-                await Answer(context, StatusCodes.Status400BadRequest, "bad request body").ConfigureAwait(false);
+                // The client's body was unreadable (a bad chunk, a short body, too slow: 408): its
+                // fault, not the backend's.
+                var status = ClientFault(exception)?.StatusCode ?? StatusCodes.Status400BadRequest;
+                await Answer(context, status, status == StatusCodes.Status408RequestTimeout ? "request body too slow" : "bad request body").ConfigureAwait(false);
                 return;
             }
 
@@ -350,6 +408,19 @@ internal sealed partial class ProxyHandler
         return false;
     }
 
+    private static BadHttpRequestException? ClientFault(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException bad)
+            {
+                return bad;
+            }
+        }
+
+        return null;
+    }
+
     private static string NormalizedHost(string hostHeader)
     {
         Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
@@ -364,6 +435,9 @@ internal sealed partial class ProxyHandler
 
     [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Backend {Backend} of {Identifier} failed ({Error}): {Reason}")]
     private static partial void LogBackendFailed(ILogger logger, string backend, string identifier, string error, string reason);
+
+    [LoggerMessage(EventId = 62, Level = LogLevel.Debug, Message = "Frontend {FrontendKey} is at Router:MaxConcurrentRequestsPerFrontend; answered 503")]
+    private static partial void LogFrontendAtLimit(ILogger logger, string frontendKey);
 
     [LoggerMessage(EventId = 61, Level = LogLevel.Warning, Message = "Backend {Backend} failed after the response started ({Error}); the client connection was aborted")]
     private static partial void LogAbortedMidResponse(ILogger logger, string backend, string error);

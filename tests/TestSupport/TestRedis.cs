@@ -13,6 +13,7 @@ namespace Hipache.Aspire.TestSupport;
 /// </summary>
 public sealed class TestRedis : IAsyncDisposable
 {
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), $"test-redis-{Guid.NewGuid():N}");
     private Process? _process;
     private GarnetServer? _garnet;
 
@@ -50,18 +51,32 @@ public sealed class TestRedis : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the server (again) on the same port, empty.</summary>
-    public async Task StartAgainAsync()
+    /// <summary>
+    /// Starts the server (again) on the same port: empty, or with <paramref name="keepData"/> the
+    /// data of the last <see cref="SaveAsync"/> (redis-server only: a restart with its RDB file).
+    /// </summary>
+    public async Task StartAgainAsync(bool keepData = false)
     {
+        if (keepData && Kind != "redis-server")
+        {
+            throw new NotSupportedException("Only redis-server can restart with its data.");
+        }
+
         if (Kind == "redis-server")
         {
+            Directory.CreateDirectory(_dataDirectory);
+            if (!keepData)
+            {
+                File.Delete(Path.Combine(_dataDirectory, "dump.rdb"));
+            }
+
             var info = new ProcessStartInfo(FindRedisServer()!)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" })
+            foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", _dataDirectory, "--dbfilename", "dump.rdb" })
             {
                 info.ArgumentList.Add(arg);
             }
@@ -126,7 +141,22 @@ public sealed class TestRedis : IAsyncDisposable
     public async Task<ConnectionMultiplexer> ConnectAsync() =>
         await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", Port } }, AllowAdmin = true });
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>Writes the data to disk (SAVE), for <see cref="StartAgainAsync"/> with keepData.</summary>
+    public async Task SaveAsync()
+    {
+        await using var connection = await ConnectAsync();
+        // SAVE, not BGSAVE: the file must be complete when this returns (a test-sized data set blocks nobody).
+        await connection.GetDatabase().ExecuteAsync("SAVE");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        if (Directory.Exists(_dataDirectory))
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+    }
 
     private static int FreePort()
     {
