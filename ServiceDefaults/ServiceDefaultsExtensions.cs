@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -62,6 +63,14 @@ public static class ServiceDefaultsExtensions
             })
             .WithTracing(tracing =>
             {
+                // Telemetry:Traces=false: no spans at all (metrics and logs stay). A span per
+                // request costs a proxy measurably (bench/RESULTS.md); traceparent headers still
+                // pass through unchanged, so the backends' traces stay connected to the caller's.
+                if (!builder.Configuration.GetValue("Telemetry:Traces", defaultValue: true))
+                {
+                    return;
+                }
+
                 tracing.AddSource(builder.Environment.ApplicationName)
                     .AddAspNetCoreInstrumentation(options =>
                         // Probes would otherwise fill the trace view.

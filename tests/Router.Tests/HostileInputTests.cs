@@ -12,6 +12,12 @@ namespace Hipache.Aspire.Router.Tests;
 /// </summary>
 public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fixture)
 {
+    // 63 + 1 + 63 + 1 + 63 + 1 + 62 = 254: one more than DNS allows.
+    private const string LongHost = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    // "a." 127 times then "a": 128 labels (DNS allows 127), 255 characters.
+    private const string ManyLabels = "a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a";
+
     private int _backendRequests;
 
     public override async ValueTask InitializeAsync()
@@ -33,6 +39,13 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     [InlineData("space in Host", "GET / HTTP/1.1\r\nHost: hostile test\r\n\r\n")]
     [InlineData("@ in Host", "GET / HTTP/1.1\r\nHost: user@hostile.test\r\n\r\n")]
     [InlineData("two Host headers", "GET / HTTP/1.1\r\nHost: hostile.test\r\nHost: other.test\r\n\r\n")]
+    [InlineData("/ in Host", "GET / HTTP/1.1\r\nHost: hostile.test/admin\r\n\r\n")]
+    [InlineData("control character in Host", "GET / HTTP/1.1\r\nHost: hostile\u0001.test\r\n\r\n")]
+    [InlineData("Host of 254 characters", "GET / HTTP/1.1\r\nHost: " + LongHost + "\r\nConnection: close\r\n\r\n")]
+    [InlineData("Host of 128 labels", "GET / HTTP/1.1\r\nHost: " + ManyLabels + "\r\nConnection: close\r\n\r\n")]
+    [InlineData("unclosed IPv6 bracket", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n")]
+    [InlineData("not an IPv6 literal in brackets", "GET / HTTP/1.1\r\nHost: [hostile.test]\r\n\r\n")]
+    [InlineData("empty label", "GET / HTTP/1.1\r\nHost: hostile..test\r\nConnection: close\r\n\r\n")]
     public async Task Smuggling_and_malformed_requests_get_400_and_reach_no_backend(string what, string request)
     {
         var answer = await Router.RawAsync(request);
