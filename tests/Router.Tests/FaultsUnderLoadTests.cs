@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Hipache.Aspire.TestSupport;
+using Microsoft.AspNetCore.Http;
 
 namespace Hipache.Aspire.Router.Tests;
 
@@ -156,6 +157,59 @@ public sealed class FaultsUnderLoadTests
         // It starts answering; once its dead mark expires it is back in rotation.
         blackhole.StartAnswering("backend=revived");
         await Poll.UntilAsync(() => router.GetTextAsync("blackhole.test"), r => r.Body == "backend=revived", TimeSpan.FromSeconds(20), "the revived backend to get traffic again");
+    }
+
+    [Fact]
+    public async Task A_backend_stopped_under_load_costs_no_request_and_is_back_in_rotation_after_it_restarts()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var a = await TestBackend.StartAsync("A");
+        var b = await TestBackend.StartAsync("B");
+        var port = b.Port;
+        await using var router = await RouterAsync(redis, ("Router:DeadBackendTtl", "00:00:02"));
+        await WriteAsync(redis, router, "restart.test", "restart", a.Url, b.Url);
+
+        await using var traffic = Traffic.Start(router, "restart.test");
+        await traffic.WaitForAsync(100);
+        await b.DisposeAsync();
+        // Refused connects are retried on A (the requests have no body); B is marked dead.
+        await traffic.WaitForAsync(300);
+
+        await using var revived = await TestBackend.StartAsync("B", port: port);
+        await Poll.UntilAsync(() => router.GetTextAsync("restart.test"), r => r.Body == "backend=B", TimeSpan.FromSeconds(20), "B back in rotation after its dead mark expired");
+        await traffic.StopAsync();
+
+        Assert.True(traffic.Outcomes.Keys.All(o => o == "200"), traffic.Describe());
+        Assert.True(traffic.Slowest < NoHang, traffic.Describe());
+    }
+
+    [Fact]
+    public async Task MaxSockets_caps_the_connections_to_one_backend_and_the_requests_beyond_it_wait_their_turn()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        var inFlight = 0;
+        var most = 0;
+        var connections = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        await using var backend = await TestBackend.StartAsync("capped", async context =>
+        {
+            connections.TryAdd(context.Connection.Id, 0);
+            var now = Interlocked.Increment(ref inFlight);
+            for (var seen = Volatile.Read(ref most); now > seen && Interlocked.CompareExchange(ref most, now, seen) != seen; seen = Volatile.Read(ref most))
+            {
+            }
+
+            await Task.Delay(200, context.RequestAborted);
+            Interlocked.Decrement(ref inFlight);
+            await context.Response.WriteAsync("backend=capped");
+        });
+        await using var router = await RouterAsync(redis, ("Router:MaxSockets", "2"));
+        await WriteAsync(redis, router, "capped.test", "capped", backend.Url);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => router.GetTextAsync("capped.test")));
+
+        Assert.All(answers, answer => Assert.Equal((200, "backend=capped"), answer));
+        Assert.InRange(Volatile.Read(ref most), 1, 2);
+        Assert.InRange(connections.Count, 1, 2);
     }
 
     /// <summary>

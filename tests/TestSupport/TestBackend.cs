@@ -27,21 +27,21 @@ public sealed class TestBackend : IAsyncDisposable
 
     public string Url => $"http://127.0.0.1:{Port}";
 
-    public static async Task<TestBackend> StartAsync(string name, RequestDelegate? handler = null)
+    /// <param name="port">0 for an ephemeral port; a former backend's port to bring it back.</param>
+    public static async Task<TestBackend> StartAsync(string name, RequestDelegate? handler = null, int port = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Loopback, 0);
+            k.Listen(IPAddress.Loopback, port);
             k.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
         app.UseWebSockets();
         app.Run(handler ?? (context => DefaultAsync(context, name)));
         await app.StartAsync();
-        var port = new Uri(app.Urls.First()).Port;
-        return new TestBackend(app, name, port);
+        return new TestBackend(app, name, new Uri(app.Urls.First()).Port);
     }
 
     private static async Task DefaultAsync(HttpContext context, string name)
