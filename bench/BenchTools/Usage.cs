@@ -10,7 +10,7 @@ internal static class Usage
           --count <N>                     frontends (default 1000000)
           --backends <url,url>            backend URLs (default http://127.0.0.1:21201,http://127.0.0.1:21202);
                                           frontend i gets the first one, and the second too when i is even
-          --concurrency <n>               writes in flight (default 512)
+          --concurrency <n>               batches of 1000 frontends in flight (default 4)
           host of frontend i: ScaleHosts.Name(i) = s<i, 7 digits>.scale.local (bench/lib/scale-random.lua builds the same)
 
         admin-churn  C clients add and remove backends through the admin API and time the router
