@@ -26,7 +26,7 @@ internal sealed record AdminChurnOptions(
             args.Int("clients", 16),
             TimeSpan.FromSeconds(args.Int("duration", 20)),
             check,
-            TimeSpan.FromMilliseconds(args.Int("check-timeout-ms", 2000)));
+            TimeSpan.FromMilliseconds(args.Int("check-timeout-ms", 10_000)));
     }
 }
 
@@ -70,7 +70,7 @@ internal static class AdminChurn
                 line.Append(' ').Append(both.Summary("prop"))
                     .Append(' ').Append(add.Summary("prop_add"))
                     .Append(' ').Append(remove.Summary("prop_remove"))
-                    .Append(CultureInfo.InvariantCulture, $" prop_timeouts={timeouts} prop_within_5ms_pct={100.0 * both.CountAtMost(5) / Math.Max(1, both.Count):F2} seen_on_first_poll={firstPoll}");
+                    .Append(CultureInfo.InvariantCulture, $" prop_timeouts={timeouts} prop_within_5ms_pct={100.0 * both.CountAtMost(5) / Math.Max(1, both.Count):F2} prop_over_100ms={both.Count - both.CountAtMost(100)} prop_over_1s={both.Count - both.CountAtMost(1000)} seen_on_first_poll={firstPoll}");
             }
 
             Console.Out.WriteLine(line.ToString());
@@ -95,6 +95,10 @@ internal static class AdminChurn
         private readonly Uri _backendsUri;
         private readonly Uri _removeUri;
         private readonly byte[] _addBody;
+        private bool _reportedLate;
+
+        // Past this a propagation is reported on stderr (with the time, to match the router's log).
+        private static readonly TimeSpan LatePropagation = TimeSpan.FromMilliseconds(100);
 
         public ChurnClient(AdminChurnOptions options, int index)
         {
@@ -102,7 +106,7 @@ internal static class AdminChurn
             _host = string.Create(CultureInfo.InvariantCulture, $"c{index:D2}.churn.local");
             _admin = NewClient(options.Admin);
             _admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Key);
-            _router = options.Router is null ? null : NewClient(options.Router);
+            _router = options.Check ? NewClient(options.Router!) : null;
             _frontendUri = new Uri(options.Admin, $"/v1/frontends/{_host}");
             _backendsUri = new Uri(options.Admin, $"/v1/frontends/{_host}/backends");
             _removeUri = new Uri(options.Admin, $"/v1/frontends/{_host}/backends?url={Uri.EscapeDataString(options.Backend)}");
@@ -138,11 +142,17 @@ internal static class AdminChurn
 
             if (_router is not null)
             {
-                // Served once so that the first add is measured against a cached "no backend", as every later one is.
-                var status = await RouterStatusAsync(cancellationToken).ConfigureAwait(false);
-                if (status == HttpStatusCode.OK)
+                // Served once so that the first add is measured against a cached "no backend", as every
+                // later one is. A previous run may have left a backend the router still serves: wait it out.
+                var giveUp = Stopwatch.GetTimestamp() + (long)(_options.CheckTimeout.TotalSeconds * Stopwatch.Frequency);
+                while (await RouterStatusAsync(cancellationToken).ConfigureAwait(false) == HttpStatusCode.OK)
                 {
-                    throw new InvalidOperationException($"The router answered 200 for {_host}, which has no backend yet.");
+                    if (Stopwatch.GetTimestamp() > giveUp)
+                    {
+                        throw new InvalidOperationException($"The router still answers 200 for {_host}, which has no backend, after {_options.CheckTimeout.TotalMilliseconds} ms.");
+                    }
+
+                    await Task.Delay(10, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -203,6 +213,12 @@ internal static class AdminChurn
                 {
                     (add ? AddPropagationMs : RemovePropagationMs).Add(Stopwatch.GetElapsedTime(answered, now).TotalMilliseconds);
                     SeenOnFirstPoll += polls == 1 ? 1 : 0;
+                    if (_reportedLate)
+                    {
+                        _reportedLate = false;
+                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} {_host}: served after {Stopwatch.GetElapsedTime(answered, now).TotalMilliseconds:F0} ms ({polls} polls)")).ConfigureAwait(false);
+                    }
+
                     return true;
                 }
 
@@ -211,6 +227,18 @@ internal static class AdminChurn
                     Timeouts++;
                     await Console.Error.WriteLineAsync($"{_host}: the router did not reflect the {(add ? "add" : "remove")} within {_options.CheckTimeout.TotalMilliseconds} ms").ConfigureAwait(false);
                     return false;
+                }
+
+                if (polls == 1 || Stopwatch.GetElapsedTime(answered, now) < LatePropagation)
+                {
+                    continue;
+                }
+
+                // Late: say when, so that a slow one can be matched with the router's log and metrics.
+                if (!_reportedLate)
+                {
+                    _reportedLate = true;
+                    await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{DateTime.UtcNow:HH:mm:ss.fff} {_host}: the {(add ? "add" : "remove")} is not served after {LatePropagation.TotalMilliseconds} ms; still polling")).ConfigureAwait(false);
                 }
             }
         }

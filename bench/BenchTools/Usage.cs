@@ -21,6 +21,6 @@ internal static class Usage
           --clients <n>                   concurrent clients, one frontend each (default 16)
           --duration <s>                  seconds of churn (default 20)
           --check true|false              after each call poll the router until it reflects it (default true)
-          --check-timeout-ms <ms>         give up on one propagation after this (default 2000)
+          --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
         """;
 }
