@@ -96,6 +96,10 @@ for SIZE in $CACHE_SIZES; do
   run_wrk "warmup-$SIZE" "$CONNS" "$WARMUP" scale-random.lua 0 $((N - COLD_HOSTS))
   printf '%s\twarmup\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
+  # GC activity over the two low-concurrency phases, to tell a GC pause from the miss path in their tails.
+  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters System.Runtime --refresh-interval 1 \
+    --format csv -o "$WORKDIR/gc-hotcold-$SIZE.csv" --duration "00:00:$(printf '%02d' $((HOT_SECONDS + COLD_SECONDS + 4)))" >/dev/null 2>&1 &
+  GC_PID=$!; PIDS+=("$GC_PID"); sleep 1
   echo hot >"$PHASE_FILE"
   run_wrk "hot-$SIZE" 1 "$HOT_SECONDS" scale-random.lua 0 1
   printf '%s\thot (1 conn, 1 host)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
@@ -105,10 +109,11 @@ for SIZE in $CACHE_SIZES; do
   ((W_requests <= COLD_HOSTS)) || die "cold phase sent $W_requests requests for $COLD_HOSTS cold hosts: raise COLD_HOSTS"
   printf '%s\tcold (%s conn, new host each)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$COLD_CONNS" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
+  wait "$GC_PID" 2>/dev/null || true
   echo random >"$PHASE_FILE"
   CSV=$WORKDIR/counters-$SIZE.csv
   RSS0=$(rss_kb "$ROUTER_PID" VmRSS)
-  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router --refresh-interval 1 \
+  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router,System.Runtime --refresh-interval 1 \
     --format csv -o "$CSV" --duration "00:00:$(printf '%02d' $((DURATION + 1)))" >"$WORKDIR/counters-$SIZE.log" 2>&1 &
   COUNTERS_PID=$!; PIDS+=("$COUNTERS_PID")
   sleep 1   # the session must be up before the measured load starts
@@ -134,6 +139,12 @@ for SIZE in $CACHE_SIZES; do
   stop_pid "$SAMPLER" 2>/dev/null || true
 done
 
+# GC per phase: collections by generation and pause time, as the runtime's meter reports them
+for f in "$WORKDIR"/gc-hotcold-*.csv "$WORKDIR"/counters-*.csv; do
+  [[ -f $f ]] || continue
+  echo "# $(basename "$f"): $(awk -F, 'tolower($3) ~ /gc/ && $4 ~ /Rate/ { n = $3; sub(/ \(.*\)/, "", n); s[n] += $5 } END { for (k in s) printf "%s=%.4g ", k, s[k] }' "$f")"
+done >"$WORKDIR/gc.txt"
 log "done; raw files in $WORKDIR"
+cat "$WORKDIR/gc.txt"
 echo "# $LOAD_LINE redis_keys=$KEYS redis_used_memory=$REDIS_MEM"
 column -t -s $'\t' "$OUT"
