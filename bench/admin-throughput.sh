@@ -35,6 +35,7 @@ done
 log "work directory $WORKDIR; commit $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD || echo ' (+ uncommitted changes)')"
 
 CLK_TCK=$(getconf CLK_TCK)
+hms() { printf '%02d:%02d:%02d' $(($1 / 3600)) $(($1 % 3600 / 60)) $(($1 % 60)); }   # dotnet-counters --duration
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 redis_calls() { redis-cli -p "$REDIS_PORT" info commandstats | awk -F'[:=,]' '/^cmdstat_/ { s += $3 } END { print s + 0 }'; }
 
@@ -58,7 +59,7 @@ log "router on $ROUTER_PORT, admin API on $ADMIN_PORT (cpu $CPU_ADMIN), $CLIENTS
 churn() {
   local phase=$1 seconds=$2 check=$3 r0 a0 d0 c0 t0 r1 a1 d1 c1 t1 line
   "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router --refresh-interval 1 --format csv \
-    -o "$WORKDIR/counters-$phase.csv" --duration "00:00:$(printf '%02d' $((seconds + 3)))" >/dev/null 2>&1 &
+    -o "$WORKDIR/counters-$phase.csv" --duration "$(hms $((seconds + 3)))" >/dev/null 2>&1 &
   local counters=$!; PIDS+=("$counters"); sleep 1
   r0=$(cpu_ticks "$ROUTER_PID"); a0=$(cpu_ticks "$ADMIN_PID"); d0=$(cpu_ticks "$REDIS_PID"); c0=$(redis_calls); t0=$(date +%s%N)
   taskset -c "$CPU_CLIENT" dotnet "$PUB/tools/BenchTools.dll" admin-churn --admin "http://127.0.0.1:$ADMIN_PORT" \

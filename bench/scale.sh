@@ -40,6 +40,7 @@ need wrk; need nginx; need redis-server; need redis-cli; need taskset; need curl
 log "work directory $WORKDIR; commit $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD || echo ' (+ uncommitted changes)')"
 
 CLK_TCK=$(getconf CLK_TCK)
+hms() { printf '%02d:%02d:%02d' $(($1 / 3600)) $(($1 % 3600 / 60)) $(($1 % 60)); }   # dotnet-counters --duration
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }  # utime + stime
 
 # run_wrk LABEL CONNS SECONDS LUA-SCRIPT LO HI -> W_* (from the script's BENCH line)
@@ -98,7 +99,7 @@ for SIZE in $CACHE_SIZES; do
 
   # GC activity over the two low-concurrency phases, to tell a GC pause from the miss path in their tails.
   taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters System.Runtime --refresh-interval 1 \
-    --format csv -o "$WORKDIR/gc-hotcold-$SIZE.csv" --duration "00:00:$(printf '%02d' $((HOT_SECONDS + COLD_SECONDS + 4)))" >/dev/null 2>&1 &
+    --format csv -o "$WORKDIR/gc-hotcold-$SIZE.csv" --duration "$(hms $((HOT_SECONDS + COLD_SECONDS + 4)))" >/dev/null 2>&1 &
   GC_PID=$!; PIDS+=("$GC_PID"); sleep 1
   echo hot >"$PHASE_FILE"
   run_wrk "hot-$SIZE" 1 "$HOT_SECONDS" scale-random.lua 0 1
@@ -114,7 +115,7 @@ for SIZE in $CACHE_SIZES; do
   CSV=$WORKDIR/counters-$SIZE.csv
   RSS0=$(rss_kb "$ROUTER_PID" VmRSS)
   taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router,System.Runtime --refresh-interval 1 \
-    --format csv -o "$CSV" --duration "00:00:$(printf '%02d' $((DURATION + 1)))" >"$WORKDIR/counters-$SIZE.log" 2>&1 &
+    --format csv -o "$CSV" --duration "$(hms $((DURATION + 1)))" >"$WORKDIR/counters-$SIZE.log" 2>&1 &
   COUNTERS_PID=$!; PIDS+=("$COUNTERS_PID")
   sleep 1   # the session must be up before the measured load starts
   R0=$(cpu_ticks "$ROUTER_PID"); D0=$(cpu_ticks "$REDIS_PID"); T0=$(date +%s%N)
