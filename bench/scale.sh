@@ -60,7 +60,7 @@ run_wrk() {
 }
 
 # sum of a counter's increments in a dotnet-counters csv (Timestamp,Provider,Counter Name,Counter Type,Mean/Increment)
-counter_sum() { awk -F, -v name="$2" 'index($3, name) == 1 && $4 ~ /Rate/ { s += $5 } END { printf "%.0f", s }' "$1"; }
+counter_sum() { [[ -s $1 ]] || { echo "-"; return; }; awk -F, -v name="$2" 'index($3, name) == 1 && $4 ~ /Rate/ { s += $5 } END { printf "%.0f", s }' "$1"; }
 
 printf 'cache_size\tphase\treq_s\tp50_ms\tp99_ms\tp999_ms\tmax_ms\tnon2xx\tsock_err\thits\tmisses\thit_pct\tevictions\trouter_cpu_pct\tredis_cpu_pct\tcpu_us_req\trss_mb_start\trss_mb_end\trss_mb_max\thwm_mb\n' >"$OUT"
 

@@ -26,7 +26,7 @@ stop_pid() {
   kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null && { log "pid $pid still alive 10 s after SIGTERM: SIGKILL"; kill -KILL "$pid" 2>/dev/null; }
-  wait "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true   # its exit status (143 after SIGTERM) must not stop a set -e caller
   local keep=() p
   for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
   PIDS=("${keep[@]}")
