@@ -88,7 +88,18 @@ internal sealed partial class RouteCache
     private async Task<LookupResult> LoadAsync(string host, CancellationToken cancellationToken)
     {
         _metrics.CacheMiss();
-        var load = _inflight.GetOrAdd(host, static (h, cache) => cache.ReadAndStoreAsync(h), this);
+
+        // The shared read is in _inflight before it starts. Started by a GetOrAdd factory, a read
+        // that finished before GetOrAdd stored it removed nothing, and its completed task stayed:
+        // every later miss of the host got that one old answer, for as long as the router ran
+        // (bench/admin-throughput.sh saw removed backends served for good).
+        var pending = new TaskCompletionSource<CacheSlot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var load = _inflight.GetOrAdd(host, pending.Task);
+        if (load == pending.Task)
+        {
+            _ = ReadSharedAsync(host, pending);
+        }
+
         try
         {
             var slot = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -104,6 +115,34 @@ internal sealed partial class RouteCache
 
             LogStoreUnavailable(_logger, host, ex.Message);
             return new LookupResult(LookupStatus.StoreUnavailable, null);
+        }
+    }
+
+    /// <summary>Runs the read for everyone waiting on <paramref name="pending"/>, and leaves <c>_inflight</c> before answering them.</summary>
+    private async Task ReadSharedAsync(string host, TaskCompletionSource<CacheSlot> pending)
+    {
+        var read = ReadAndStoreAsync(host);
+        try
+        {
+            await ((Task)read).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        finally
+        {
+            // Only this read's own entry: a newer read of the host may already be in flight.
+            _inflight.TryRemove(KeyValuePair.Create(host, pending.Task));
+        }
+
+        if (read.IsCompletedSuccessfully)
+        {
+            pending.SetResult(read.Result);
+        }
+        else if (read.Exception is { } failure)
+        {
+            pending.SetException(failure.InnerExceptions);
+        }
+        else
+        {
+            pending.SetCanceled();
         }
     }
 
@@ -147,10 +186,6 @@ internal sealed partial class RouteCache
         catch (OperationCanceledException ex)
         {
             throw new TimeoutException("The route lookup did not finish within RouteStore:OperationTimeout.", ex);
-        }
-        finally
-        {
-            _inflight.TryRemove(host, out _);
         }
     }
 

@@ -83,4 +83,27 @@ public sealed class RouteStoreRedisTests(RedisFixture fixture) : IAsyncLifetime
         // Index 0 still means a; the old index 2 (c) now is index 1, so the stale mark is gone.
         Assert.Equal(new HashSet<int> { 0 }, dead);
     }
+
+    [Fact]
+    public async Task Bulk_replace_writes_every_list_and_drops_old_dead_marks()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var writer = new RouteWriter(_connections);
+        var reader = new RouteReader(_connections);
+        await writer.ReplaceFrontendAsync("bulk0.test", "old", ["http://x:1", "http://y:2"], ct);
+        await writer.MarkDeadAsync("bulk0.test", "http://x:1/", 0, 2, TimeSpan.FromSeconds(30), writeDeadSet: true);
+
+        var frontends = Enumerable.Range(0, 1000)
+            .Select(i => new Frontend($"bulk{i}.test", $"id{i}", i % 2 == 0 ? ["http://a:1", "http://b:2"] : ["http://a:1"]))
+            .ToArray();
+        await writer.ReplaceFrontendsAsync(frontends, ct);
+
+        var first = await reader.GetFrontendAsync("bulk0.test", ct);
+        Assert.Equal("id0", first!.Identifier);
+        Assert.Equal(["http://a:1", "http://b:2"], first.Backends);
+        var last = await reader.GetFrontendAsync("bulk999.test", ct);
+        Assert.Equal(["http://a:1"], last!.Backends);
+        var (dead, _) = await reader.GetDeadAsync("bulk0.test", ct);
+        Assert.Empty(dead);
+    }
 }

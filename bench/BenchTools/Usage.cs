@@ -1,0 +1,26 @@
+namespace Hipache.Aspire.BenchTools;
+
+internal static class Usage
+{
+    public const string Text = """
+        usage: BenchTools <command> [--option value ...]
+
+        load         writes N frontends into Redis through RouteStore's RouteWriter
+          --redis <connection string>     required, e.g. 127.0.0.1:21479
+          --count <N>                     frontends (default 1000000)
+          --backends <url,url>            backend URLs (default http://127.0.0.1:21201,http://127.0.0.1:21202);
+                                          frontend i gets the first one, and the second too when i is even
+          --concurrency <n>               batches of 1000 frontends in flight (default 4)
+          host of frontend i: ScaleHosts.Name(i) = s<i, 7 digits>.scale.local (bench/lib/scale-random.lua builds the same)
+
+        admin-churn  C clients add and remove backends through the admin API and time the router
+          --admin <url>                   required, the admin API, e.g. http://127.0.0.1:21190
+          --key <api key>                 required (or env ADMIN_KEY)
+          --router <url>                  the router's routed listener, e.g. http://127.0.0.1:21184
+          --backend <url>                 the URL added and removed (default http://127.0.0.1:21201)
+          --clients <n>                   concurrent clients, one frontend each (default 16)
+          --duration <s>                  seconds of churn (default 20)
+          --check true|false              after each call poll the router until it reflects it (default true)
+          --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
+        """;
+}
