@@ -3,6 +3,7 @@ using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
 using Hipache.Aspire.Admin.OpenApi;
+using Hipache.Aspire.Admin.Security;
 using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Authentication;
@@ -10,12 +11,16 @@ using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults();
+builder.AddServiceDefaults(AdminMetrics.MeterName);
 builder.AddRouteStore();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = RouteValidation.MaxRequestBodyBytes);
 
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 builder.Services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.SectionName)).ValidateOnStart();
+builder.Services.AddSingleton<AdminMetrics>();
+builder.Services.AddSingleton<FailedAuthCounter>();
+builder.Services.AddHostedService<FailedAuthReporter>();
+builder.Services.AddAdminCors(builder.Configuration);
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 builder.Services.AddAuthorization();
@@ -32,13 +37,19 @@ builder.Services.AddSingleton<AppIndex>();
 builder.Services.AddSingleton<AppRegistry>();
 
 var app = builder.Build();
+// First, so that its headers are on every response, the exception handler's and CORS's included.
+app.UseMiddleware<SecurityHeadersMiddleware>();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// Before authentication: a preflight carries no key and must not be refused.
+app.UseAdminCors();
 app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapOpenApi();
-app.MapScalarApiReference();
+// A fresh nonce per page view, for the page's Content-Security-Policy (SecurityHeadersMiddleware);
+// the default fonts and telemetry would reach Scalar's servers, which that policy refuses anyway.
+app.MapScalarApiReference(scalar => scalar.WithNonce().DisableDefaultFonts().DisableTelemetry());
 app.MapDefaultEndpoints();
 app.MapFrontendsApi();
 app.MapAppsApi();

@@ -5,7 +5,10 @@ namespace Hipache.Aspire.Admin;
 
 /// <summary>
 /// Turns the two failures a client can do something about into problem+json: Redis unreachable
-/// (503 with Retry-After: nothing was written, try again) and unreadable request bodies (400).
+/// (503 with Retry-After) and unreadable request bodies (400). A 503 to a write cannot promise that
+/// nothing was written: Redis may have run the script and died before its answer arrived. What it
+/// can promise is that the frontend is in its old state or its new one, never in between (each
+/// write is one script or transaction), and repeating the request is safe (PUT and POST are idempotent).
 /// </summary>
 internal sealed partial class StoreExceptionHandler(IProblemDetailsService problems, ILogger<StoreExceptionHandler> logger) : IExceptionHandler
 {
@@ -19,7 +22,9 @@ internal sealed partial class StoreExceptionHandler(IProblemDetailsService probl
             case RedisConnectionException or RedisTimeoutException or TimeoutException:
                 status = StatusCodes.Status503ServiceUnavailable;
                 title = "Routing table unavailable";
-                detail = "Redis did not answer; the change was not applied. Retry later.";
+                detail = HttpMethods.IsGet(httpContext.Request.Method) || HttpMethods.IsHead(httpContext.Request.Method)
+                    ? "Redis did not answer. Retry later."
+                    : "Redis did not answer, so the change may or may not have been applied (never in part). Retry later; repeating it is safe.";
                 httpContext.Response.Headers.RetryAfter = "2";
                 LogStoreDown(logger, exception.Message);
                 break;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Hipache.Aspire.Admin.Auth;
 
-/// <summary>Bound from <c>Admin</c>: the API keys accepted as <c>Authorization: Bearer &lt;key&gt;</c>.</summary>
+/// <summary>Bound from <c>Admin</c>: the API keys accepted as <c>Authorization: Bearer &lt;key&gt;</c>, and how refusals are reported.</summary>
 public sealed class AdminOptions
 {
     public const string SectionName = "Admin";
@@ -12,6 +12,12 @@ public sealed class AdminOptions
 
     /// <summary>Several keys, so that one can be rotated while the other still works.</summary>
     public IList<string> ApiKeys { get; } = [];
+
+    /// <summary>
+    /// Refused requests (401) are counted and logged as one warning per interval, not one line
+    /// each: a key-guessing run cannot flood the log, and still shows up within the interval.
+    /// </summary>
+    public TimeSpan FailedAuthLogInterval { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
@@ -31,6 +37,11 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
                 // The key itself is never printed.
                 errors.Add($"Admin:ApiKeys:{i} is shorter than {AdminOptions.MinimumKeyLength} characters.");
             }
+        }
+
+        if (options.FailedAuthLogInterval < TimeSpan.FromSeconds(1) || options.FailedAuthLogInterval > TimeSpan.FromHours(1))
+        {
+            errors.Add($"Admin:FailedAuthLogInterval is {options.FailedAuthLogInterval}: use 00:00:01 to 01:00:00.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

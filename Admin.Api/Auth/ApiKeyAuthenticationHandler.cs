@@ -10,11 +10,13 @@ namespace Hipache.Aspire.Admin.Auth;
 /// <summary>
 /// Bearer API keys, shaped like the Aspire dashboard's API key handler: exactly one
 /// Authorization header, any configured key (rotation), compared in constant time, fail closed.
-/// The caller's identity is the key's position (<c>key-0</c>), never the key.
+/// The caller's identity is the key's position (<c>key-0</c>), never the key. Refusals are
+/// counted for <see cref="FailedAuthReporter"/>; the presented value is never logged or kept.
 /// </summary>
 internal sealed partial class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     IOptionsMonitor<AdminOptions> adminOptions,
+    FailedAuthCounter failures,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder) : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
@@ -65,7 +67,10 @@ internal sealed partial class ApiKeyAuthenticationHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        LogRejected(_log, Request.Method, Request.Path, Context.Connection.RemoteIpAddress?.ToString() ?? "?");
+        // One challenge per refused request; any Authorization header at all means a key was tried.
+        var presentedKey = Request.Headers.Authorization.Count > 0;
+        failures.Record(Context.Connection.RemoteIpAddress, presentedKey);
+        LogRejected(_log, Request.Method, Request.Path, Context.Connection.RemoteIpAddress, presentedKey);
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
         await Results.Problem(
@@ -76,6 +81,8 @@ internal sealed partial class ApiKeyAuthenticationHandler(
 
     private static Task<AuthenticateResult> Fail(string reason) => Task.FromResult(AuthenticateResult.Fail(reason));
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Rejected unauthenticated {Method} {Path} from {Client}")]
-    private static partial void LogRejected(ILogger logger, string method, string path, string client);
+    // Debug, not Warning: a guessing run would otherwise write a warning per guess. The warning
+    // is FailedAuthReporter's, one per interval.
+    [LoggerMessage(EventId = 10, Level = LogLevel.Debug, Message = "Rejected unauthenticated {Method} {Path} from {Client} (key presented: {KeyPresented})")]
+    private static partial void LogRejected(ILogger logger, string method, PathString path, System.Net.IPAddress? client, bool keyPresented);
 }

@@ -1,6 +1,9 @@
 using System.Net.Http.Headers;
 using Hipache.Aspire.TestSupport;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 [assembly: AssemblyFixture(typeof(Hipache.Aspire.Admin.Tests.AdminApiFixture))]
@@ -19,9 +22,18 @@ public sealed class AdminApiFixture : IAsyncLifetime
 
     public string Prefix { get; } = $"t{Guid.NewGuid():N}:";
 
+    /// <summary>For a test's own instance: more settings or services (CORS origins, a log collector...).</summary>
+    public Action<IWebHostBuilder>? Configure { get; init; }
+
+    /// <summary>For a test's own instance: a Redis whose acknowledged writes survive a kill (<see cref="TestRedis.Persistent"/>).</summary>
+    public bool PersistentRedis { get; init; }
+
+    /// <summary>The service's container (loggers, meters, options), once a client was created.</summary>
+    public IServiceProvider Services => _factory.Services;
+
     public async ValueTask InitializeAsync()
     {
-        Redis = await TestRedis.StartAsync();
+        Redis = await TestRedis.StartAsync(PersistentRedis);
         TestContext.Current.SendDiagnosticMessage($"Admin.Api.Tests use a real {Redis.Kind} on port {Redis.Port}");
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
@@ -29,7 +41,17 @@ public sealed class AdminApiFixture : IAsyncLifetime
             web.UseSetting("RouteStore:KeyPrefix", Prefix);
             web.UseSetting("Admin:ApiKeys:0", Key);
             web.UseSetting("Admin:ApiKeys:1", SecondKey);
+            Configure?.Invoke(web);
         });
+    }
+
+    /// <summary>The service on real Kestrel on an ephemeral loopback port (instead of the in-memory server); call before any client.</summary>
+    public Uri StartKestrel()
+    {
+        _factory.UseKestrel(0);
+        _factory.StartServer();
+        var addresses = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First());
     }
 
     public HttpClient CreateClient(string? key = Key)

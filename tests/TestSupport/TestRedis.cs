@@ -9,18 +9,23 @@ namespace Hipache.Aspire.TestSupport;
 /// <summary>
 /// A real Redis for tests: a <c>redis-server</c> process when one is on PATH (CI installs it),
 /// else an embedded Garnet server. Loopback only, on a free ephemeral port; <see cref="Kind"/>
-/// says which one ran. Can be stopped and started again on the same port (outage tests).
+/// says which one ran. Can be stopped and started again on the same port (outage tests), empty,
+/// or, when started <see cref="Persistent"/>, with what it had acknowledged before it was killed.
 /// </summary>
 public sealed class TestRedis : IAsyncDisposable
 {
-    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), $"test-redis-{Guid.NewGuid():N}");
     private Process? _process;
     private GarnetServer? _garnet;
+    private readonly string? _dataDirectory;
 
-    private TestRedis(string kind, int port)
+    private TestRedis(string kind, int port, bool persistent)
     {
         Kind = kind;
         Port = port;
+        if (persistent)
+        {
+            _dataDirectory = Directory.CreateTempSubdirectory("hipache-test-redis-").FullName;
+        }
     }
 
     /// <summary><c>redis-server</c> or <c>garnet</c>.</summary>
@@ -32,12 +37,19 @@ public sealed class TestRedis : IAsyncDisposable
 
     public bool SupportsKeyspaceNotifications => Kind == "redis-server";
 
-    public static async Task<TestRedis> StartAsync()
+    /// <summary>
+    /// Every acknowledged write survives a kill: redis-server with an append-only file fsynced
+    /// before each reply (<c>appendfsync always</c>). Only redis-server; Garnet always starts empty.
+    /// </summary>
+    public bool Persistent => _dataDirectory is not null;
+
+    /// <param name="persistent">Ask for <see cref="Persistent"/> (granted only with redis-server).</param>
+    public static async Task<TestRedis> StartAsync(bool persistent = false)
     {
         var kind = FindRedisServer() is not null && Environment.GetEnvironmentVariable("HIPACHE_TEST_REDIS") != "garnet" ? "redis-server" : "garnet";
         for (var attempt = 0; ; attempt++)
         {
-            var redis = new TestRedis(kind, FreePort());
+            var redis = new TestRedis(kind, FreePort(), persistent && kind == "redis-server");
             try
             {
                 await redis.StartAgainAsync();
@@ -51,32 +63,21 @@ public sealed class TestRedis : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Starts the server (again) on the same port: empty, or with <paramref name="keepData"/> the
-    /// data of the last <see cref="SaveAsync"/> (redis-server only: a restart with its RDB file).
-    /// </summary>
-    public async Task StartAgainAsync(bool keepData = false)
+    /// <summary>Starts the server (again) on the same port, empty unless <see cref="Persistent"/>.</summary>
+    public async Task StartAgainAsync()
     {
-        if (keepData && Kind != "redis-server")
-        {
-            throw new NotSupportedException("Only redis-server can restart with its data.");
-        }
-
         if (Kind == "redis-server")
         {
-            Directory.CreateDirectory(_dataDirectory);
-            if (!keepData)
-            {
-                File.Delete(Path.Combine(_dataDirectory, "dump.rdb"));
-            }
-
             var info = new ProcessStartInfo(FindRedisServer()!)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", _dataDirectory, "--dbfilename", "dump.rdb" })
+            string[] persistence = _dataDirectory is null
+                ? ["--appendonly", "no"]
+                : ["--appendonly", "yes", "--appendfsync", "always", "--dir", _dataDirectory];
+            foreach (var arg in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--protected-mode", "no" }.Concat(persistence))
             {
                 info.ArgumentList.Add(arg);
             }
@@ -112,8 +113,10 @@ public sealed class TestRedis : IAsyncDisposable
 
                 return;
             }
-            catch (RedisConnectionException) when (DateTime.UtcNow < deadline && (_process is null || !_process.HasExited))
+            catch (Exception ex) when (DateTime.UtcNow < deadline && (_process is null || !_process.HasExited)
+                && (ex is RedisConnectionException || (ex is RedisServerException && ex.Message.StartsWith("LOADING", StringComparison.Ordinal))))
             {
+                // Not listening yet, or (persistent) still replaying its append-only file.
                 await Task.Delay(50);
             }
             catch (RedisConnectionException ex)
@@ -141,18 +144,10 @@ public sealed class TestRedis : IAsyncDisposable
     public async Task<ConnectionMultiplexer> ConnectAsync() =>
         await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", Port } }, AllowAdmin = true });
 
-    /// <summary>Writes the data to disk (SAVE), for <see cref="StartAgainAsync"/> with keepData.</summary>
-    public async Task SaveAsync()
-    {
-        await using var connection = await ConnectAsync();
-        // SAVE, not BGSAVE: the file must be complete when this returns (a test-sized data set blocks nobody).
-        await connection.GetDatabase().ExecuteAsync("SAVE");
-    }
-
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        if (Directory.Exists(_dataDirectory))
+        if (_dataDirectory is not null)
         {
             Directory.Delete(_dataDirectory, recursive: true);
         }
