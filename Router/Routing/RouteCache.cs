@@ -42,11 +42,16 @@ internal sealed partial class RouteCache
     private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
     private const int MaxReportedUrls = 10_000;
 
-    // A fetch time that is never fresh and never recent enough to serve stale.
+    // A fetch time that is never fresh; such an entry may still be served stale (by its ReadAt).
     private const long StaleFetch = long.MinValue / 2;
 
-    // Bumped by every invalidation: a read that started before a change must not be cached as fresh.
-    private long _epoch;
+    // A read that started before a change must not be cached as fresh. Changes of a wildcard, of
+    // the catch-all and full re-reads bump the global epoch; a change of one host bumps only its
+    // stripe, so that heavy churn on some hosts does not demote every other host's reads (one
+    // counter for all made every read overlap some change at thousands of admin writes a second).
+    private const int EpochStripes = 1024;
+    private readonly long[] _hostEpochs = new long[EpochStripes];
+    private long _globalEpoch;
 
     // Bumped when every entry must be re-read (catch-all change, reconnect after missed messages).
     private long _generation;
@@ -107,7 +112,7 @@ internal sealed partial class RouteCache
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.FetchedAt <= _maxStaleMs)
+            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.ReadAt <= _maxStaleMs)
             {
                 _metrics.StaleServed();
                 return stale.Result;
@@ -150,7 +155,7 @@ internal sealed partial class RouteCache
     {
         try
         {
-            var epoch = Interlocked.Read(ref _epoch);
+            var epoch = EpochOf(host);
             var generation = Interlocked.Read(ref _generation);
             var candidates = CandidateKeys.For(host);
             using var timeout = new CancellationTokenSource(_lookupTimeout);
@@ -165,8 +170,9 @@ internal sealed partial class RouteCache
 
             // A change that arrived while we were reading may not be in what we read: keep the
             // answer for this request, but make the next one read again.
-            var fetchedAt = Interlocked.Read(ref _epoch) == epoch ? Environment.TickCount64 : StaleFetch;
-            var slot = new CacheSlot(result, fetchedAt, generation);
+            var readAt = Environment.TickCount64;
+            var fetchedAt = EpochOf(host) == epoch ? readAt : StaleFetch;
+            var slot = new CacheSlot(result, fetchedAt, generation, readAt);
             if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
             {
                 EvictSome();
@@ -176,7 +182,7 @@ internal sealed partial class RouteCache
 
             // An invalidation between the check above and the store would otherwise leave this
             // (possibly stale) answer marked fresh: check again and demote it if one came.
-            if (slot.FetchedAt != StaleFetch && Interlocked.Read(ref _epoch) != epoch)
+            if (slot.FetchedAt != StaleFetch && EpochOf(host) != epoch)
             {
                 _slots.TryUpdate(host, slot with { FetchedAt = StaleFetch }, slot);
             }
@@ -195,7 +201,6 @@ internal sealed partial class RouteCache
     /// </summary>
     public void Invalidate(string frontendKey)
     {
-        Interlocked.Increment(ref _epoch);
         _metrics.Invalidation();
         if (frontendKey == CandidateKeys.CatchAll)
         {
@@ -205,6 +210,7 @@ internal sealed partial class RouteCache
 
         if (frontendKey.StartsWith("*.", StringComparison.Ordinal))
         {
+            Interlocked.Increment(ref _globalEpoch);
             // Hosts under the wildcard, i.e. ending with ".suffix". A scan, but wildcard changes are rare
             // next to host changes and the scan neither locks nor allocates.
             var suffix = frontendKey.AsSpan(1);
@@ -219,15 +225,23 @@ internal sealed partial class RouteCache
             return;
         }
 
+        // An exact key is a candidate of one requested host only: the host itself.
+        Interlocked.Increment(ref _hostEpochs[Stripe(frontendKey)]);
         _slots.TryRemove(frontendKey, out _);
     }
 
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
     public void InvalidateAll()
     {
-        Interlocked.Increment(ref _epoch);
+        Interlocked.Increment(ref _globalEpoch);
         Interlocked.Increment(ref _generation);
     }
+
+    /// <summary>What a read of <paramref name="host"/> compares before and after: the global epoch and the host's stripe.</summary>
+    private (long Global, long Host) EpochOf(string host) =>
+        (Interlocked.Read(ref _globalEpoch), Interlocked.Read(ref _hostEpochs[Stripe(host)]));
+
+    private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % EpochStripes);
 
     private void ReportIgnoredParts(RouteEntry route)
     {
@@ -260,7 +274,9 @@ internal sealed partial class RouteCache
         _metrics.Evicted();
     }
 
-    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation);
+    /// <param name="FetchedAt">When the entry became fresh, or <see cref="StaleFetch"/> when a change overlapped its read.</param>
+    /// <param name="ReadAt">When it was read: the age that stale-if-error goes by.</param>
+    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation, long ReadAt);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Backend URL {Url} of {FrontendKey} has a scheme, path or user info that is ignored, as Hipache ignored it: traffic goes to {Destination} in plain HTTP")]
     private static partial void LogIgnoredParts(ILogger logger, string url, string frontendKey, string destination);
