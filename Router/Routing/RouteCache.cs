@@ -88,7 +88,7 @@ internal sealed partial class RouteCache
     private async Task<LookupResult> LoadAsync(string host, CancellationToken cancellationToken)
     {
         _metrics.CacheMiss();
-        var load = _inflight.GetOrAdd(host, static (h, cache) => cache.ReadAndStoreAsync(h), this);
+        var load = _inflight.TryGetValue(host, out var shared) ? shared : StartRead(host);
         try
         {
             var slot = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -104,6 +104,45 @@ internal sealed partial class RouteCache
 
             LogStoreUnavailable(_logger, host, ex.Message);
             return new LookupResult(LookupStatus.StoreUnavailable, null);
+        }
+    }
+
+    /// <summary>
+    /// Publishes the read in <see cref="_inflight"/> before starting it, and removes exactly that
+    /// read when it ends. A read can end synchronously: with Redis disconnected, the batch throws
+    /// at once. Started inside GetOrAdd, such a read removed itself before it was added, and its
+    /// failed task stayed published: every later miss of the host got the old failure, long after
+    /// Redis was back (found by bench/soak.sh).
+    /// </summary>
+    private Task<CacheSlot> StartRead(string host)
+    {
+        var read = new TaskCompletionSource<CacheSlot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var published = _inflight.GetOrAdd(host, read.Task);
+        if (ReferenceEquals(published, read.Task))
+        {
+            _ = CompleteReadAsync(host, read);
+        }
+
+        return published;
+    }
+
+    private async Task CompleteReadAsync(string host, TaskCompletionSource<CacheSlot> read)
+    {
+        var reading = ReadAndStoreAsync(host);
+        await ((Task)reading).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Unpublished before it completes: a miss that comes after the answer starts a new read.
+        _inflight.TryRemove(KeyValuePair.Create(host, read.Task));
+        if (reading.IsCompletedSuccessfully)
+        {
+            read.SetResult(reading.Result);
+        }
+        else if (reading.IsCanceled)
+        {
+            read.SetCanceled();
+        }
+        else
+        {
+            read.SetException(reading.Exception!.InnerExceptions);
         }
     }
 
@@ -147,10 +186,6 @@ internal sealed partial class RouteCache
         catch (OperationCanceledException ex)
         {
             throw new TimeoutException("The route lookup did not finish within RouteStore:OperationTimeout.", ex);
-        }
-        finally
-        {
-            _inflight.TryRemove(host, out _);
         }
     }
 
