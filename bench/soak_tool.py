@@ -85,6 +85,19 @@ def router_messages(path):
     return counts
 
 
+def backend_failures(path):
+    """The router's own account of each 502/504 it answered after a backend failed (ProxyHandler event 60), by reason."""
+    counts = Counter()
+    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+    for i, line in enumerate(lines):
+        if line.startswith("warn: Hipache.Aspire.Router.Forwarding.ProxyHandler[60]") and i + 1 < len(lines):
+            m = re.search(r"failed \((\w+)\): (.*)$", lines[i + 1])
+            if m:
+                reason = re.sub(r"\(\d+\.\d+\.\d+\.\d+:\d+\)", "", m.group(2)).strip()
+                counts[f"{m.group(1)}: {reason}"] += 1
+    return counts
+
+
 def series(rows, column):
     values = [r[column] for r in rows]
     return values[0], max(values), values[-1]
@@ -130,6 +143,10 @@ def report(directory):
     print(f"| solo.soak outside its down windows (+{GRACE_SECONDS} s) | {outside} |")
     print(f"| solo.soak socket errors (not attributable in time) | {socket_errors(solo)} |")
     print()
+    print("router's reason for each backend failure it answered with 502/504 (router.log, ProxyHandler[60]):")
+    for reason, n in backend_failures(d / "router.log").most_common():
+        print(f"  {n:6d}  {reason}")
+    print()
     for name, r in (("GET", get), ("POST", post), ("solo", solo)):
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()))
         print(f"{name} statuses: {statuses}")
@@ -148,11 +165,14 @@ def report(directory):
             rows.append({"t": t, "rss": rss / 1024, "threads": threads, "fds": fds, "sockets": socks})
     print(f"router process, {len(rows)} samples every 10 s (t = {rows[0]['t']} .. {rows[-1]['t']} s)")
     print()
-    print("| resource | first | max | last |")
-    print("|---|---:|---:|---:|")
+    # Growth is judged after the warm-up (JIT tiering, pools filling): from the first sample at
+    # 60 s or a tenth of the run, whichever is earlier.
+    warm = next(r for r in rows if r["t"] >= min(60, rows[-1]["t"] / 10))
+    print(f"| resource | first | at {warm['t']} s (warm) | max | last |")
+    print("|---|---:|---:|---:|---:|")
     for column, label, fmt in (("rss", "RSS (MiB)", "{:.0f}"), ("threads", "threads", "{}"), ("fds", "open fds", "{}"), ("sockets", "sockets", "{}")):
         first, top, last = series(rows, column)
-        print(f"| {label} | {fmt.format(first)} | {fmt.format(top)} | {fmt.format(last)} |")
+        print(f"| {label} | {fmt.format(first)} | {fmt.format(warm[column])} | {fmt.format(top)} | {fmt.format(last)} |")
     print()
     for column in ("rss", "fds", "sockets"):
         print(f"{column:8s} " + " ".join(f"{r[column]:.0f}" for r in rows))
@@ -160,8 +180,13 @@ def report(directory):
 
     churn = (d / "churn.count").read_text().split() if (d / "churn.count").exists() else ["0", "0", "0"]
     changes = int(churn[0])
+    # While Redis is down the churn's own RPUSH fails, so its new host is unknown: expected.
+    redis_windows = windows(evts, "redis")
+    churn_failures = [int(line.split()[0]) for line in (d / "churn.log").read_text().splitlines()] if (d / "churn.log").exists() else []
+    during_outage = sum(1 for t in churn_failures if any(dn <= t <= up + GRACE_SECONDS for dn, up in redis_windows))
     print(f"route churn: {changes} changes ({changes / max(end - start, 1):.1f}/s); "
-          f"new hosts requested once: {churn[1]} answered 200, {churn[2]} did not (bench: churn.log)")
+          f"new hosts requested once: {churn[1]} answered 200, {churn[2]} did not, of which {during_outage} "
+          f"while Redis was down (their RPUSH failed) and {len(churn_failures) - during_outage} otherwise (churn.log)")
     print("chaos events: " + ", ".join(f"{what} @{t - start}s" for t, what in evts if what not in ("start", "traffic done")))
     exit_code, millis = (d / "router.exit").read_text().split() if (d / "router.exit").exists() else ("?", "?")
     print(f"router after SIGTERM: exit code {exit_code} after {millis} ms")
