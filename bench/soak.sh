@@ -133,8 +133,10 @@ sampler() {
     local rss threads fds sockets
     rss=$(awk '/^VmRSS/ {print $2}' "/proc/$router/status" 2>/dev/null) || break
     threads=$(awk '/^Threads/ {print $2}' "/proc/$router/status" 2>/dev/null) || break
-    fds=$(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
-    sockets=$(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l)
+    # An fd closed between listing and lstat makes find fail: under set -e and pipefail that
+    # ended the sampler (it happened), so a failed count is kept, not fatal.
+    fds=$(ls "/proc/$router/fd" 2>/dev/null | wc -l) || true
+    sockets=$(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l) || true
     echo "$(( $(date +%s) - t0 )) $rss $threads $fds $sockets" >>"$SOAK_DIR/samples.txt"
     sleep 10
   done
@@ -224,7 +226,7 @@ done
 # Loops stopped mid-kill may have left a backend down; the report only needs the router now.
 t=$(( $(date +%s) - t0 ))
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$router/status"); threads=$(awk '/^Threads/ {print $2}' "/proc/$router/status")
-echo "$t $rss $threads $(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 | wc -l) $(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' | wc -l)" >>"$SOAK_DIR/samples.txt"
+echo "$t $rss $threads $(ls "/proc/$router/fd" | wc -l) $(find "/proc/$router/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l)" >>"$SOAK_DIR/samples.txt"
 
 # The end of a soak is a SIGTERM: the router must drain and exit 0.
 stop_started=$(date +%s%N)

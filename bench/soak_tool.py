@@ -163,6 +163,10 @@ def report(directory):
         if line.strip():
             t, rss, threads, fds, socks = (int(x) for x in line.split())
             rows.append({"t": t, "rss": rss / 1024, "threads": threads, "fds": fds, "sockets": socks})
+    rows.sort(key=lambda r: r["t"])
+    gaps = [(a["t"], b["t"]) for a, b in zip(rows, rows[1:]) if b["t"] - a["t"] > 20]
+    if gaps:
+        print("sampling gaps: " + ", ".join(f"{a}..{b} s" for a, b in gaps))
     print(f"router process, {len(rows)} samples every 10 s (t = {rows[0]['t']} .. {rows[-1]['t']} s)")
     print()
     # Growth is judged after the warm-up (JIT tiering, pools filling): from the first sample at

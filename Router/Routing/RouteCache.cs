@@ -42,9 +42,6 @@ internal sealed partial class RouteCache
     private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
     private const int MaxReportedUrls = 10_000;
 
-    // A fetch time that is never fresh and never recent enough to serve stale.
-    private const long StaleFetch = long.MinValue / 2;
-
     // Bumped by every invalidation: a read that started before a change must not be cached as fresh.
     private long _epoch;
 
@@ -164,9 +161,8 @@ internal sealed partial class RouteCache
             }
 
             // A change that arrived while we were reading may not be in what we read: keep the
-            // answer for this request, but make the next one read again.
-            var fetchedAt = Interlocked.Read(ref _epoch) == epoch ? Environment.TickCount64 : StaleFetch;
-            var slot = new CacheSlot(result, fetchedAt, generation);
+            // answer for this request (and as a stale copy), but make the next one read again.
+            var slot = new CacheSlot(result, Environment.TickCount64, generation, Demoted: Interlocked.Read(ref _epoch) != epoch);
             if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
             {
                 EvictSome();
@@ -176,9 +172,9 @@ internal sealed partial class RouteCache
 
             // An invalidation between the check above and the store would otherwise leave this
             // (possibly stale) answer marked fresh: check again and demote it if one came.
-            if (slot.FetchedAt != StaleFetch && Interlocked.Read(ref _epoch) != epoch)
+            if (!slot.Demoted && Interlocked.Read(ref _epoch) != epoch)
             {
-                _slots.TryUpdate(host, slot with { FetchedAt = StaleFetch }, slot);
+                _slots.TryUpdate(host, slot with { Demoted = true }, slot);
             }
 
             return slot;
@@ -193,7 +189,17 @@ internal sealed partial class RouteCache
     /// Drops what a change of <paramref name="frontendKey"/> can affect: the host itself, every
     /// cached host under a wildcard, everything for the catch-all.
     /// </summary>
-    public void Invalidate(string frontendKey)
+    public void Invalidate(string frontendKey) => Drop(frontendKey, keepStale: false);
+
+    /// <summary>
+    /// Like <see cref="Invalidate"/>, but what was cached stays available as a stale copy: for
+    /// this router's own dead marks. Those keep coming while Redis is down (a backend dies during
+    /// the outage), and removing the entry then turned one dead backend into 503 for the whole
+    /// host, its live backends included, until Redis was back (found by bench/soak.sh).
+    /// </summary>
+    public void Demote(string frontendKey) => Drop(frontendKey, keepStale: true);
+
+    private void Drop(string frontendKey, bool keepStale)
     {
         Interlocked.Increment(ref _epoch);
         _metrics.Invalidation();
@@ -212,14 +218,27 @@ internal sealed partial class RouteCache
             {
                 if (pair.Key.AsSpan().EndsWith(suffix, StringComparison.Ordinal))
                 {
-                    _slots.TryRemove(pair.Key, out _);
+                    Forget(pair.Key, keepStale);
                 }
             }
 
             return;
         }
 
-        _slots.TryRemove(frontendKey, out _);
+        Forget(frontendKey, keepStale);
+    }
+
+    private void Forget(string host, bool keepStale)
+    {
+        if (!keepStale)
+        {
+            _slots.TryRemove(host, out _);
+        }
+        else if (_slots.TryGetValue(host, out var slot) && !slot.Demoted)
+        {
+            // Lost only to a concurrent store, whose read sees the epoch bumped above and demotes itself.
+            _slots.TryUpdate(host, slot with { Demoted = true }, slot);
+        }
     }
 
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
@@ -241,7 +260,7 @@ internal sealed partial class RouteCache
     }
 
     private bool IsFresh(CacheSlot slot) =>
-        Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
+        !slot.Demoted && Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
 
     /// <summary>Frees an eighth of the capacity; dictionary order is hash order, so this is close to random.</summary>
     private void EvictSome()
@@ -260,7 +279,8 @@ internal sealed partial class RouteCache
         _metrics.Evicted();
     }
 
-    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation);
+    /// <summary>A cached answer. Demoted: never fresh again, but still a stale copy (within MaxStaleness) while Redis fails.</summary>
+    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation, bool Demoted = false);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Backend URL {Url} of {FrontendKey} has a scheme, path or user info that is ignored, as Hipache ignored it: traffic goes to {Destination} in plain HTTP")]
     private static partial void LogIgnoredParts(ILogger logger, string url, string frontendKey, string destination);
