@@ -38,7 +38,7 @@ internal sealed partial class DeadBackendReporter(
         // already sees the mark (as Hipache's evicted LRU entry did).
         marks.Record(key, index, backend.Href);
         var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, _ttl, checker.IsPassive);
-        cache.Invalidate(key);
+        cache.Demote(key);
         _ = ObserveAsync(write, backend.Href);
     }
 

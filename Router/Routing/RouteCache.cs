@@ -42,9 +42,6 @@ internal sealed partial class RouteCache
     private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
     private const int MaxReportedUrls = 10_000;
 
-    // A fetch time that is never fresh; such an entry may still be served stale (by its ReadAt).
-    private const long StaleFetch = long.MinValue / 2;
-
     // A read that started before a change must not be cached as fresh. Changes of a wildcard, of
     // the catch-all and full re-reads bump the global epoch; a change of one host bumps only its
     // stripe, so that heavy churn on some hosts does not demote every other host's reads (one
@@ -93,18 +90,7 @@ internal sealed partial class RouteCache
     private async Task<LookupResult> LoadAsync(string host, CancellationToken cancellationToken)
     {
         _metrics.CacheMiss();
-
-        // The shared read is in _inflight before it starts. Started by a GetOrAdd factory, a read
-        // that finished before GetOrAdd stored it removed nothing, and its completed task stayed:
-        // every later miss of the host got that one old answer, for as long as the router ran
-        // (bench/admin-throughput.sh saw removed backends served for good).
-        var pending = new TaskCompletionSource<CacheSlot>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var load = _inflight.GetOrAdd(host, pending.Task);
-        if (load == pending.Task)
-        {
-            _ = ReadSharedAsync(host, pending);
-        }
-
+        var load = _inflight.TryGetValue(host, out var shared) ? shared : StartRead(host);
         try
         {
             var slot = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -112,7 +98,7 @@ internal sealed partial class RouteCache
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.ReadAt <= _maxStaleMs)
+            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.FetchedAt <= _maxStaleMs)
             {
                 _metrics.StaleServed();
                 return stale.Result;
@@ -123,31 +109,42 @@ internal sealed partial class RouteCache
         }
     }
 
-    /// <summary>Runs the read for everyone waiting on <paramref name="pending"/>, and leaves <c>_inflight</c> before answering them.</summary>
-    private async Task ReadSharedAsync(string host, TaskCompletionSource<CacheSlot> pending)
+    /// <summary>
+    /// Publishes the read in <see cref="_inflight"/> before starting it, and removes exactly that
+    /// read when it ends. A read can end synchronously: with Redis disconnected, the batch throws
+    /// at once. Started inside GetOrAdd, such a read removed itself before it was added, and its
+    /// failed task stayed published: every later miss of the host got the old failure, long after
+    /// Redis was back (found by bench/soak.sh).
+    /// </summary>
+    private Task<CacheSlot> StartRead(string host)
     {
-        var read = ReadAndStoreAsync(host);
-        try
+        var read = new TaskCompletionSource<CacheSlot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var published = _inflight.GetOrAdd(host, read.Task);
+        if (ReferenceEquals(published, read.Task))
         {
-            await ((Task)read).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-        finally
-        {
-            // Only this read's own entry: a newer read of the host may already be in flight.
-            _inflight.TryRemove(KeyValuePair.Create(host, pending.Task));
+            _ = CompleteReadAsync(host, read);
         }
 
-        if (read.IsCompletedSuccessfully)
+        return published;
+    }
+
+    private async Task CompleteReadAsync(string host, TaskCompletionSource<CacheSlot> read)
+    {
+        var reading = ReadAndStoreAsync(host);
+        await ((Task)reading).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Unpublished before it completes: a miss that comes after the answer starts a new read.
+        _inflight.TryRemove(KeyValuePair.Create(host, read.Task));
+        if (reading.IsCompletedSuccessfully)
         {
-            pending.SetResult(read.Result);
+            read.SetResult(reading.Result);
         }
-        else if (read.Exception is { } failure)
+        else if (reading.IsCanceled)
         {
-            pending.SetException(failure.InnerExceptions);
+            read.SetCanceled();
         }
         else
         {
-            pending.SetCanceled();
+            read.SetException(reading.Exception!.InnerExceptions);
         }
     }
 
@@ -169,10 +166,8 @@ internal sealed partial class RouteCache
             }
 
             // A change that arrived while we were reading may not be in what we read: keep the
-            // answer for this request, but make the next one read again.
-            var readAt = Environment.TickCount64;
-            var fetchedAt = EpochOf(host) == epoch ? readAt : StaleFetch;
-            var slot = new CacheSlot(result, fetchedAt, generation, readAt);
+            // answer for this request (and as a stale copy), but make the next one read again.
+            var slot = new CacheSlot(result, Environment.TickCount64, generation, Demoted: EpochOf(host) != epoch);
             if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
             {
                 EvictSome();
@@ -182,9 +177,9 @@ internal sealed partial class RouteCache
 
             // An invalidation between the check above and the store would otherwise leave this
             // (possibly stale) answer marked fresh: check again and demote it if one came.
-            if (slot.FetchedAt != StaleFetch && EpochOf(host) != epoch)
+            if (!slot.Demoted && EpochOf(host) != epoch)
             {
-                _slots.TryUpdate(host, slot with { FetchedAt = StaleFetch }, slot);
+                _slots.TryUpdate(host, slot with { Demoted = true }, slot);
             }
 
             return slot;
@@ -199,7 +194,17 @@ internal sealed partial class RouteCache
     /// Drops what a change of <paramref name="frontendKey"/> can affect: the host itself, every
     /// cached host under a wildcard, everything for the catch-all.
     /// </summary>
-    public void Invalidate(string frontendKey)
+    public void Invalidate(string frontendKey) => Drop(frontendKey, keepStale: false);
+
+    /// <summary>
+    /// Like <see cref="Invalidate"/>, but what was cached stays available as a stale copy: for
+    /// this router's own dead marks. Those keep coming while Redis is down (a backend dies during
+    /// the outage), and removing the entry then turned one dead backend into 503 for the whole
+    /// host, its live backends included, until Redis was back (found by bench/soak.sh).
+    /// </summary>
+    public void Demote(string frontendKey) => Drop(frontendKey, keepStale: true);
+
+    private void Drop(string frontendKey, bool keepStale)
     {
         _metrics.Invalidation();
         if (frontendKey == CandidateKeys.CatchAll)
@@ -218,7 +223,7 @@ internal sealed partial class RouteCache
             {
                 if (pair.Key.AsSpan().EndsWith(suffix, StringComparison.Ordinal))
                 {
-                    _slots.TryRemove(pair.Key, out _);
+                    Forget(pair.Key, keepStale);
                 }
             }
 
@@ -227,7 +232,20 @@ internal sealed partial class RouteCache
 
         // An exact key is a candidate of one requested host only: the host itself.
         Interlocked.Increment(ref _hostEpochs[Stripe(frontendKey)]);
-        _slots.TryRemove(frontendKey, out _);
+        Forget(frontendKey, keepStale);
+    }
+
+    private void Forget(string host, bool keepStale)
+    {
+        if (!keepStale)
+        {
+            _slots.TryRemove(host, out _);
+        }
+        else if (_slots.TryGetValue(host, out var slot) && !slot.Demoted)
+        {
+            // Lost only to a concurrent store, whose read sees the epoch bumped above and demotes itself.
+            _slots.TryUpdate(host, slot with { Demoted = true }, slot);
+        }
     }
 
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
@@ -255,7 +273,7 @@ internal sealed partial class RouteCache
     }
 
     private bool IsFresh(CacheSlot slot) =>
-        Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
+        !slot.Demoted && Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
 
     /// <summary>Frees an eighth of the capacity; dictionary order is hash order, so this is close to random.</summary>
     private void EvictSome()
@@ -274,9 +292,8 @@ internal sealed partial class RouteCache
         _metrics.Evicted();
     }
 
-    /// <param name="FetchedAt">When the entry became fresh, or <see cref="StaleFetch"/> when a change overlapped its read.</param>
-    /// <param name="ReadAt">When it was read: the age that stale-if-error goes by.</param>
-    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation, long ReadAt);
+    /// <summary>A cached answer. Demoted: never fresh again, but still a stale copy (within MaxStaleness) while Redis fails.</summary>
+    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation, bool Demoted = false);
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Backend URL {Url} of {FrontendKey} has a scheme, path or user info that is ignored, as Hipache ignored it: traffic goes to {Destination} in plain HTTP")]
     private static partial void LogIgnoredParts(ILogger logger, string url, string frontendKey, string destination);

@@ -59,6 +59,84 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task Q20_a_host_looked_up_while_redis_was_down_is_read_again_once_it_is_back()
+    {
+        // Found by bench/soak.sh: a lookup that failed at once (Redis disconnected: the batch
+        // throws synchronously) stayed published as the host's in-flight read, so the host was
+        // never read again: stale answers, then 503, long after Redis was back.
+        await using var redis = await TestRedis.StartAsync();
+        await using var a = await TestBackend.StartAsync("A");
+        await using var b = await TestBackend.StartAsync("B");
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?>
+        {
+            ["Router:RouteCacheTtl"] = "00:00:00.200",
+            ["RouteStore:OperationTimeout"] = "00:00:00.500",
+        });
+        await using (var connection = await redis.ConnectAsync())
+        {
+            await router.RpushAsync(connection.GetDatabase(), "back.test", "back", a.Url);
+        }
+
+        Assert.Equal((200, "backend=A"), await router.GetTextAsync("back.test"));
+        await redis.StopAsync();
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
+        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
+
+        // Misses while Redis is down: served stale.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal((200, "backend=A"), await router.GetTextAsync("back.test"));
+            await Task.Delay(250, Ct);
+        }
+
+        await redis.StartAgainAsync();
+        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "health to recover");
+        await using (var connection = await redis.ConnectAsync())
+        {
+            // The restarted Redis is empty: the host now has only B.
+            await router.RpushAsync(connection.GetDatabase(), "back.test", "back", b.Url);
+        }
+
+        await Poll.UntilAsync(() => router.GetTextAsync("back.test"), r => r == (200, "backend=B"), TimeSpan.FromSeconds(10), "the host to be read again after Redis came back");
+    }
+
+    [Fact]
+    public async Task Q20_a_backend_dying_while_redis_is_down_leaves_its_live_neighbours_serving()
+    {
+        // Found by bench/soak.sh: the dead mark dropped the cached route, the re-read failed
+        // (Redis down), and the host answered 503 although its other backend was alive.
+        await using var redis = await TestRedis.StartAsync();
+        var dying = await TestBackend.StartAsync("A");
+        await using var live = await TestBackend.StartAsync("B");
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?>
+        {
+            ["Router:RouteCacheTtl"] = "00:10:00",
+            ["Router:MaxStaleness"] = "00:10:00",
+            ["RouteStore:OperationTimeout"] = "00:00:00.300",
+        });
+        await using (var connection = await redis.ConnectAsync())
+        {
+            await router.RpushAsync(connection.GetDatabase(), "outage-death.test", "app", dying.Url, live.Url);
+        }
+
+        Assert.Equal(200, (await router.GetTextAsync("outage-death.test")).Status);
+        await redis.StopAsync();
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
+        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
+        await dying.DisposeAsync();
+
+        // Random choice: 20 requests pick A (refused, marked dead, retried on B) with certainty
+        // but for 2^-20; every one of them, and every one after, must still reach B.
+        var answers = new List<(int, string)>();
+        for (var i = 0; i < 20; i++)
+        {
+            answers.Add(await router.GetTextAsync("outage-death.test"));
+        }
+
+        Assert.All(answers, a => Assert.Equal((200, "backend=B"), a));
+    }
+
+    [Fact]
     public async Task Q27_stopping_drains_in_flight_requests_and_refuses_new_ones()
     {
         await using var redis = await TestRedis.StartAsync();
