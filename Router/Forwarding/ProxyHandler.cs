@@ -231,7 +231,15 @@ internal sealed partial class ProxyHandler
     {
         var tried = route.Backends.Length <= 64 ? 0UL : ulong.MaxValue;
         var triedMany = tried == ulong.MaxValue ? new bool[route.Backends.Length] : null;
-        var canReplay = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody != true;
+        // Q11: a body is never replayed; a request whose body nothing has read yet (every connect
+        // failure) can still go to another backend with it intact.
+        BodyReadTracker? body = null;
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+        {
+            body = new BodyReadTracker(context.Request.Body);
+            context.Request.Body = body;
+        }
+
 
         for (var attempt = 0; ; attempt++)
         {
@@ -311,7 +319,7 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
-            if (!connectFailure || !canReplay || attempt >= _retryOnError)
+            if (!connectFailure || body is { Started: true } || attempt >= _retryOnError)
             {
                 var timedOut = error == ForwarderError.RequestTimedOut;
                 LogBackendFailed(_logger, backend.HostAndPort, route.Identifier, error.ToString(), exception?.Message ?? string.Empty);

@@ -219,7 +219,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Q11_a_request_with_a_body_is_not_retried_but_a_bodiless_one_is()
+    public async Task Q11_a_refused_connect_is_retried_with_the_body_intact_and_a_request_whose_body_was_sent_is_never_replayed()
     {
         var router = await RouterAsync(false, ("Router:RetryOnError", "3"));
         var live = await BackendAsync("live", async context =>
@@ -232,27 +232,48 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         await closed.DisposeAsync();
         await router.RpushAsync(_redis.GetDatabase(), "q11.test", "q11", closedUrl, live.Url);
 
-        // Dead marks would hide the closed backend after the first failure: clear them each time.
-        var sawBodyRefused = false;
-        for (var i = 0; i < 40 && !sawBodyRefused; i++)
+        // Dead marks would hide the closed backend after the first failure: clear them each time,
+        // so that many POSTs pick it first. A refused connect reads no body byte: every POST is
+        // retried on the live backend and arrives whole.
+        var payload = new string('p', 100_000);
+        for (var i = 0; i < 20; i++)
         {
             await _redis.GetDatabase().KeyDeleteAsync(router.Prefix + "dead:q11.test");
             await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q11.test");
-            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("payload", Encoding.UTF8) };
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(payload, Encoding.UTF8) };
             post.Headers.Host = "q11.test";
+            using var response = await router.Client.SendAsync(post, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("got:" + payload, await response.Content.ReadAsStringAsync(Ct));
+        }
+
+        // A backend that takes part of the body and dies: the rest of the body is gone from the
+        // client's stream, so the request must not go to the live backend truncated.
+        var taker = await BackendAsync("taker", async context =>
+        {
+            var buffer = new byte[16];
+            await context.Request.Body.ReadAtLeastAsync(buffer, 1, throwOnEndOfStream: false, context.RequestAborted);
+            context.Abort();
+        });
+        await router.RpushAsync(_redis.GetDatabase(), "q11-sent.test", "q11-sent", taker.Url, live.Url);
+        var sawSentBodyFail = false;
+        for (var i = 0; i < 40 && !sawSentBodyFail; i++)
+        {
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(payload, Encoding.UTF8) };
+            post.Headers.Host = "q11-sent.test";
             using var response = await router.Client.SendAsync(post, Ct);
             var text = await response.Content.ReadAsStringAsync(Ct);
             if (response.StatusCode == HttpStatusCode.BadGateway)
             {
-                sawBodyRefused = true;
+                sawSentBodyFail = true;
             }
             else
             {
-                Assert.Equal("got:payload", text);
+                Assert.Equal("got:" + payload, text);
             }
         }
 
-        Assert.True(sawBodyRefused, "a POST that hit the refused backend must get 502, not be replayed elsewhere");
+        Assert.True(sawSentBodyFail, "a POST whose body reached a failing backend must get 502, not be replayed elsewhere");
 
         for (var i = 0; i < 20; i++)
         {

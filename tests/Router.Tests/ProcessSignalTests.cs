@@ -135,8 +135,9 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
             await probe.ConnectAsync(IPAddress.Loopback, port, Ct);
             return false;
         }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.ConnectionReset)
         {
+            // Reset: the connect was queued on the listening socket as it closed.
             return true;
         }
     }
