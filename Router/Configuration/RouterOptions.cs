@@ -122,8 +122,9 @@ public sealed class RouterOptions
     public double MinRequestBodyDataRate { get; set; } = 240;
 
     /// <summary>
-    /// Slow readers: a client that takes responses at fewer bytes per second than this, after
-    /// <see cref="MinDataRateGracePeriod"/>, is cut. Zero turns the check off. Kestrel's default.
+    /// Kestrel's minimum response data rate, after <see cref="MinDataRateGracePeriod"/>. Zero turns
+    /// the check off. Kestrel's default. A client that stopped reading a proxied response was seen
+    /// cut by <see cref="TcpTimeout"/> (the forwarder's idle timer), not by this check.
     /// </summary>
     public double MinResponseDataRate { get; set; } = 240;
 
