@@ -25,7 +25,8 @@ internal sealed class ErrorPageWriter
         _directory = string.IsNullOrWhiteSpace(configured) ? Path.Combine(AppContext.BaseDirectory, "ErrorPages") : Path.GetFullPath(configured);
     }
 
-    public Task WriteAsync(HttpContext context, int status, string message)
+    /// <param name="header">One header the answer needs (Allow on a 405, Retry-After on a 503), set after the clearing.</param>
+    public Task WriteAsync(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
     {
         var response = context.Response;
         // A failed attempt may have copied some of the backend's headers (a Content-Length...).
@@ -35,6 +36,11 @@ internal sealed class ErrorPageWriter
         headers.CacheControl = "no-cache";
         headers.Pragma = "no-cache";
         headers.Expires = "-1";
+        if (header is { } extra)
+        {
+            headers[extra.Key] = extra.Value;
+        }
+
         context.Features.Get<RequestTrace>()?.WriteDebugHeaders(headers, message);
 
         var page = status == StatusCodes.Status200OK ? null : FindPage(status);

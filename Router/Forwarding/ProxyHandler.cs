@@ -6,6 +6,7 @@ using Hipache.Aspire.Router.Configuration;
 using Hipache.Aspire.Router.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Hipache.Aspire.Router.Forwarding;
@@ -136,12 +137,7 @@ internal sealed partial class ProxyHandler
 
         if (HttpMethods.IsTrace(method) && !_allowTrace)
         {
-            context.Response.OnStarting(static state =>
-            {
-                ((HttpResponse)state).Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
-                return Task.CompletedTask;
-            }, context.Response);
-            return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed");
+            return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed", new(HeaderNames.Allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
         }
 
         var hostHeader = context.Request.Headers.Host.ToString();
@@ -203,13 +199,8 @@ internal sealed partial class ProxyHandler
 
         if (!_limiter.TryEnter(route.FrontendKey))
         {
-            context.Response.OnStarting(static state =>
-            {
-                ((HttpResponse)state).Headers.RetryAfter = "1";
-                return Task.CompletedTask;
-            }, context.Response);
             LogFrontendAtLimit(_logger, route.FrontendKey);
-            return Answer(context, StatusCodes.Status503ServiceUnavailable, "Too many concurrent requests for this frontend");
+            return Answer(context, StatusCodes.Status503ServiceUnavailable, "Too many concurrent requests for this frontend", new(HeaderNames.RetryAfter, "1"));
         }
 
         return LimitedForwardAsync(context, route, hostHeader, trace);
@@ -435,10 +426,10 @@ internal sealed partial class ProxyHandler
         return HostNormalizer.Normalize(hostHeader, buffer, out var length) == HostKind.Valid ? new string(buffer[..length]) : hostHeader;
     }
 
-    private Task Answer(HttpContext context, int status, string message)
+    private Task Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
     {
         _metrics.Request(status);
-        return _errors.WriteAsync(context, status, message);
+        return _errors.WriteAsync(context, status, message, header);
     }
 
     [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Backend {Backend} of {Identifier} failed ({Error}): {Reason}")]
