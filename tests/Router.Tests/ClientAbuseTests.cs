@@ -14,49 +14,19 @@ namespace Hipache.Aspire.Router.Tests;
 /// reverse proxy must not relay blindly (CONNECT, TRACE), absolute-form targets that disagree
 /// with Host, and one tenant flooding the others (Router:MaxConcurrentRequestsPerFrontend).
 /// </summary>
-public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
+public sealed class ClientAbuseTests(RedisFixture fixture) : RouterScenarioTests(fixture)
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-    private StackExchange.Redis.ConnectionMultiplexer _redis = null!;
     private int _backendRequests;
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private Task<RunningRouter> RouterAsync(params (string Key, string Value)[] settings) =>
+        StartRouterAsync(new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00" }, settings);
 
-    public async ValueTask InitializeAsync() => _redis = await fixture.Redis.ConnectAsync();
-
-    public async ValueTask DisposeAsync()
+    /// <summary>By default a backend that counts what reached it and answers <c>backend=name</c>.</summary>
+    private Task<TestBackend> BackendAsync(string name, RequestDelegate? handler = null) => StartBackendAsync(name, handler ?? (async context =>
     {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-
-        await _redis.DisposeAsync();
-    }
-
-    private async Task<RunningRouter> RouterAsync(params (string Key, string Value)[] settings)
-    {
-        var all = new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00" };
-        foreach (var (key, value) in settings)
-        {
-            all[key] = value;
-        }
-
-        var router = await RunningRouter.StartAsync(fixture.Redis, all);
-        _owned.Add(router);
-        return router;
-    }
-
-    private async Task<TestBackend> BackendAsync(string name, RequestDelegate? handler = null)
-    {
-        var backend = await TestBackend.StartAsync(name, handler ?? (async context =>
-        {
-            Interlocked.Increment(ref _backendRequests);
-            await context.Response.WriteAsync($"backend={name}");
-        }));
-        _owned.Add(backend);
-        return backend;
-    }
+        Interlocked.Increment(ref _backendRequests);
+        await context.Response.WriteAsync($"backend={name}");
+    }));
 
     private static async Task<TcpClient> ConnectAsync(RunningRouter router)
     {
@@ -92,12 +62,34 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
         return (received.ToString(), clock.Elapsed);
     }
 
+    /// <summary>
+    /// A slow client: <paramref name="bytes"/> every <paramref name="pace"/>, at most
+    /// <paramref name="times"/> times, until the router closes the connection (<paramref name="reading"/>
+    /// ends) or refuses more bytes. The pace is the behaviour under test, not a wait for a condition.
+    /// </summary>
+    private static async Task DribbleAsync(NetworkStream stream, byte[] bytes, TimeSpan pace, int times, Task reading)
+    {
+        for (var i = 0; !reading.IsCompleted && i < times; i++)
+        {
+            try
+            {
+                await stream.WriteAsync(bytes, Ct);
+            }
+            catch (IOException)
+            {
+                return;
+            }
+
+            await Task.WhenAny(reading, Task.Delay(pace, Ct));
+        }
+    }
+
     [Fact]
     public async Task Slowloris_headers_are_cut_with_408_after_RequestHeadersTimeout()
     {
         var router = await RouterAsync(("Router:RequestHeadersTimeout", "00:00:02"));
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "slow.test", "slow", backend.Url);
+        await router.RpushAsync(Db, "slow.test", "slow", backend.Url);
 
         using var client = await ConnectAsync(router);
         var stream = client.GetStream();
@@ -106,19 +98,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
         var reading = ReadUntilClosedAsync(stream, clock, TimeSpan.FromSeconds(15));
 
         // One header byte every 200 ms: always "active", never finished.
-        for (var i = 0; !reading.IsCompleted && i < 100; i++)
-        {
-            try
-            {
-                await stream.WriteAsync("X"u8.ToArray(), Ct);
-            }
-            catch (IOException)
-            {
-                break;
-            }
-
-            await Task.WhenAny(reading, Task.Delay(200, Ct));
-        }
+        await DribbleAsync(stream, "X"u8.ToArray(), TimeSpan.FromMilliseconds(200), 100, reading);
 
         var (received, closedAfter) = await reading;
         Assert.StartsWith("HTTP/1.1 408", received, StringComparison.Ordinal);
@@ -136,7 +116,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
             using var reader = new StreamReader(context.Request.Body);
             await context.Response.WriteAsync($"read {(await reader.ReadToEndAsync()).Length}");
         });
-        await router.RpushAsync(_redis.GetDatabase(), "slowbody.test", "slowbody", backend.Url);
+        await router.RpushAsync(Db, "slowbody.test", "slowbody", backend.Url);
 
         using var client = await ConnectAsync(router);
         var stream = client.GetStream();
@@ -145,24 +125,12 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
         var reading = ReadUntilClosedAsync(stream, clock, TimeSpan.FromSeconds(20));
 
         // 10 bytes every 100 ms = 100 B/s, a tenth of the minimum.
-        for (var i = 0; !reading.IsCompleted && i < 150; i++)
-        {
-            try
-            {
-                await stream.WriteAsync("0123456789"u8.ToArray(), Ct);
-            }
-            catch (IOException)
-            {
-                break;
-            }
-
-            await Task.WhenAny(reading, Task.Delay(100, Ct));
-        }
+        await DribbleAsync(stream, "0123456789"u8.ToArray(), TimeSpan.FromMilliseconds(100), 150, reading);
 
         var (received, closedAfter) = await reading;
         Assert.True(received.Length == 0 || received.StartsWith("HTTP/1.1 408", StringComparison.Ordinal), received);
         Assert.InRange(closedAfter, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(12));
-        Assert.Empty(await _redis.GetDatabase().SetMembersAsync(router.Prefix + "dead:slowbody.test"));
+        Assert.Empty(await Db.SetMembersAsync(router.Prefix + "dead:slowbody.test"));
     }
 
     [Fact]
@@ -170,7 +138,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync(("Router:TcpTimeout", "00:00:02"));
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "idle.test", "idle", backend.Url);
+        await router.RpushAsync(Db, "idle.test", "idle", backend.Url);
 
         using var client = await ConnectAsync(router);
         var stream = client.GetStream();
@@ -189,7 +157,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync();
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "tunnel.test", "tunnel", backend.Url);
+        await router.RpushAsync(Db, "tunnel.test", "tunnel", backend.Url);
 
         // Host agreeing with the authority-form target, or Kestrel answers 400 before the router sees it.
         var answer = await router.RawAsync($"CONNECT 127.0.0.1:{backend.Port} HTTP/1.1\r\nHost: 127.0.0.1:{backend.Port}\r\n\r\n", until: "\r\n\r\n");
@@ -205,7 +173,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
         // Forwarded by default, as Hipache does (C12 covers that).
         var router = await RouterAsync(("Router:AllowTrace", "false"));
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "trace.test", "trace", backend.Url);
+        await router.RpushAsync(Db, "trace.test", "trace", backend.Url);
 
         using var request = new HttpRequestMessage(HttpMethod.Trace, "/") { Headers = { Host = "trace.test" } };
         using var response = await router.Client.SendAsync(request, Ct);
@@ -222,8 +190,8 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
         var router = await RouterAsync();
         var a = await BackendAsync("A");
         var b = await BackendAsync("B");
-        await router.RpushAsync(_redis.GetDatabase(), "a.test", "a", a.Url);
-        await router.RpushAsync(_redis.GetDatabase(), "b.test", "b", b.Url);
+        await router.RpushAsync(Db, "a.test", "a", a.Url);
+        await router.RpushAsync(Db, "b.test", "b", b.Url);
 
         // RFC 9112 3.2.2: the authority wins over Host; a client that sends two different
         // names is confused or probing for a cache or ACL that reads the other one.
@@ -249,8 +217,8 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
             await context.Response.WriteAsync("backend=slow");
         });
         var fast = await BackendAsync("fast");
-        await router.RpushAsync(_redis.GetDatabase(), "flood.test", "flood", slow.Url);
-        await router.RpushAsync(_redis.GetDatabase(), "quiet.test", "quiet", fast.Url);
+        await router.RpushAsync(Db, "flood.test", "flood", slow.Url);
+        await router.RpushAsync(Db, "quiet.test", "quiet", fast.Url);
 
         var held = new[] { router.GetTextAsync("flood.test"), router.GetTextAsync("flood.test") };
         await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref entered)), n => n == 2, what: "two requests held by the slow backend");
@@ -271,7 +239,7 @@ public sealed class ClientAbuseTests(RedisFixture fixture) : IAsyncLifetime
 
         Assert.Equal((200, "backend=slow"), await router.GetTextAsync("flood.test"));
         // Being at the limit is not a backend failure, and no counter outlives its requests.
-        Assert.Empty(await _redis.GetDatabase().SetMembersAsync(router.Prefix + "dead:flood.test"));
+        Assert.Empty(await Db.SetMembersAsync(router.Prefix + "dead:flood.test"));
         var limiter = router.Services.GetRequiredService<FrontendConcurrencyLimiter>();
         await Poll.UntilAsync(() => Task.FromResult(limiter.TrackedFrontends), n => n == 0, what: "the per-frontend counters to be retired");
     }

@@ -8,44 +8,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Hipache.Aspire.Router.Tests;
 
 /// <summary>hipache-compat 4.3, 4.4 and section 9 (Q3, Q5, Q11, Q18, Q19, Q21, Q25), in both modes where they differ.</summary>
-public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
+public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTests(fixture)
 {
-    private readonly List<IAsyncDisposable> _owned = [];
-    private StackExchange.Redis.ConnectionMultiplexer _redis = null!;
+    private Task<RunningRouter> RouterAsync(bool hipache = false, params (string Key, string Value)[] settings) =>
+        StartRouterAsync(new Dictionary<string, string?> { ["Router:Compatibility"] = hipache ? "Hipache" : "Safe" }, settings);
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync() => _redis = await fixture.Redis.ConnectAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var owned in Enumerable.Reverse(_owned))
-        {
-            await owned.DisposeAsync();
-        }
-
-        await _redis.DisposeAsync();
-    }
-
-    private async Task<RunningRouter> RouterAsync(bool hipache = false, params (string Key, string Value)[] settings)
-    {
-        var all = new Dictionary<string, string?> { ["Router:Compatibility"] = hipache ? "Hipache" : "Safe" };
-        foreach (var (key, value) in settings)
-        {
-            all[key] = value;
-        }
-
-        var router = await RunningRouter.StartAsync(fixture.Redis, all);
-        _owned.Add(router);
-        return router;
-    }
-
-    private async Task<TestBackend> BackendAsync(string name, RequestDelegate? handler = null)
-    {
-        var backend = await TestBackend.StartAsync(name, handler);
-        _owned.Add(backend);
-        return backend;
-    }
+    private Task<TestBackend> BackendAsync(string name, RequestDelegate? handler = null) => StartBackendAsync(name, handler);
 
     private static RequestDelegate Status(int status) => context =>
     {
@@ -53,7 +21,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         return context.Response.WriteAsync($"status {status}");
     };
 
-    private Task<StackExchange.Redis.RedisValue[]> DeadSet(RunningRouter router, string key) => _redis.GetDatabase().SetMembersAsync(router.Prefix + "dead:" + key);
+    private Task<StackExchange.Redis.RedisValue[]> DeadSet(RunningRouter router, string key) => Db.SetMembersAsync(router.Prefix + "dead:" + key);
 
     [Fact]
     public async Task C10_Q3_a_501_is_relayed_and_ejects_only_in_hipache_mode()
@@ -63,7 +31,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
             var router = await RouterAsync(hipache, ("Router:RetryOnError", "0"));
             var healthy = await BackendAsync("healthy");
             var unimplemented = await BackendAsync("501", Status(501));
-            await router.RpushAsync(_redis.GetDatabase(), "c10.test", "c10", healthy.Url, unimplemented.Url);
+            await router.RpushAsync(Db, "c10.test", "c10", healthy.Url, unimplemented.Url);
 
             var statuses = new List<int>();
             for (var i = 0; i < 20; i++)
@@ -97,7 +65,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
             var router = await RouterAsync(hipache, ("Router:RetryOnError", "0"));
             var healthy = await BackendAsync("healthy");
             var broken = await BackendAsync("502", Status(502));
-            await router.RpushAsync(_redis.GetDatabase(), "c11.test", "c11", healthy.Url, broken.Url);
+            await router.RpushAsync(Db, "c11.test", "c11", healthy.Url, broken.Url);
 
             var failures = 0;
             for (var i = 0; i < 200 && failures < expectedFailures; i++)
@@ -129,7 +97,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
             return Task.CompletedTask;
         });
         var crashing = await BackendAsync("crashing", Status(500));
-        var db = _redis.GetDatabase();
+        var db = Db;
         await router.RpushAsync(db, "q2.test", "q2", healthy.Url, maintenance.Url);
         await router.RpushAsync(db, "q1.test", "q1", healthy.Url, crashing.Url);
 
@@ -155,14 +123,14 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         var stopped = await TestBackend.StartAsync("stopped");
         var stoppedUrl = stopped.Url;
         await stopped.DisposeAsync();
-        var db = _redis.GetDatabase();
+        var db = Db;
         var key = router.Prefix + "frontend:q13.test";
         await router.RpushAsync(db, "q13.test", "q13", first.Url, stoppedUrl, live.Url);
 
         // Another router (or a checker) marks index 1, the stopped backend, the Hipache way.
         await db.SetAddAsync(router.Prefix + "dead:q13.test", 1);
         await db.KeyExpireAsync(router.Prefix + "dead:q13.test", TimeSpan.FromMinutes(1));
-        await _redis.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal("dead"), $"q13.test;{stoppedUrl}/;1;3");
+        await Redis.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal("dead"), $"q13.test;{stoppedUrl}/;1;3");
 
         // Then a script removes the first backend with plain LREM: index 1 now means "live".
         await db.ListRemoveAsync(key, first.Url);
@@ -183,7 +151,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         var router = await RouterAsync(false, ("Router:RetryOnError", "0"));
         var broken = await BackendAsync("502", Status(502));
         var other = await BackendAsync("504", Status(504));
-        await router.RpushAsync(_redis.GetDatabase(), "last.test", "last", broken.Url, other.Url);
+        await router.RpushAsync(Db, "last.test", "last", broken.Url, other.Url);
         for (var i = 0; i < 20; i++)
         {
             await router.GetTextAsync("last.test");
@@ -200,7 +168,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
             var router = await RouterAsync(hipache);
             var a = await BackendAsync("A");
             var b = await BackendAsync("B");
-            var db = _redis.GetDatabase();
+            var db = Db;
             await router.RpushAsync(db, "panic.test", "panic", a.Url, b.Url);
             await db.SetAddAsync(router.Prefix + "dead:panic.test", ["0", "1"]);
             await db.KeyExpireAsync(router.Prefix + "dead:panic.test", TimeSpan.FromMinutes(1));
@@ -230,7 +198,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         var closed = await TestBackend.StartAsync("closed");
         var closedUrl = closed.Url;
         await closed.DisposeAsync();
-        await router.RpushAsync(_redis.GetDatabase(), "q11.test", "q11", closedUrl, live.Url);
+        await router.RpushAsync(Db, "q11.test", "q11", closedUrl, live.Url);
 
         // Dead marks would hide the closed backend after the first failure: clear them each time,
         // so that many POSTs pick it first. A refused connect reads no body byte: every POST is
@@ -238,7 +206,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         var payload = new string('p', 100_000);
         for (var i = 0; i < 20; i++)
         {
-            await _redis.GetDatabase().KeyDeleteAsync(router.Prefix + "dead:q11.test");
+            await Db.KeyDeleteAsync(router.Prefix + "dead:q11.test");
             await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q11.test");
             using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent(payload, Encoding.UTF8) };
             post.Headers.Host = "q11.test";
@@ -255,7 +223,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
             await context.Request.Body.ReadAtLeastAsync(buffer, 1, throwOnEndOfStream: false, context.RequestAborted);
             context.Abort();
         });
-        await router.RpushAsync(_redis.GetDatabase(), "q11-sent.test", "q11-sent", taker.Url, live.Url);
+        await router.RpushAsync(Db, "q11-sent.test", "q11-sent", taker.Url, live.Url);
         var sawSentBodyFail = false;
         for (var i = 0; i < 40 && !sawSentBodyFail; i++)
         {
@@ -277,7 +245,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
 
         for (var i = 0; i < 20; i++)
         {
-            await _redis.GetDatabase().KeyDeleteAsync(router.Prefix + "dead:q11.test");
+            await Db.KeyDeleteAsync(router.Prefix + "dead:q11.test");
             await router.Services.GetRequiredService<Hipache.Aspire.RouteStore.RouteWriter>().PublishChangeAsync("q11.test");
             Assert.Equal((200, "got:"), await router.GetTextAsync("q11.test"));
         }
@@ -288,7 +256,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync(false, ("Router:TcpTimeout", "00:00:01"));
         var silent = await BackendAsync("silent", async context => await Task.Delay(TimeSpan.FromSeconds(30), context.RequestAborted));
-        await router.RpushAsync(_redis.GetDatabase(), "slow.test", "slow", silent.Url);
+        await router.RpushAsync(Db, "slow.test", "slow", silent.Url);
         var started = DateTime.UtcNow;
         using var response = await router.GetAsync("slow.test");
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
@@ -313,7 +281,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
 
             context.Abort();
         });
-        await router.RpushAsync(_redis.GetDatabase(), "reset.test", "reset", broken.Url);
+        await router.RpushAsync(Db, "reset.test", "reset", broken.Url);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
         request.Headers.Host = "reset.test";
         using var response = await router.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
@@ -326,7 +294,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync();
         var backend = await BackendAsync("plain");
-        await router.RpushAsync(_redis.GetDatabase(), "h2c.test", "h2c", backend.Url);
+        await router.RpushAsync(Db, "h2c.test", "h2c", backend.Url);
 
         Assert.StartsWith("HTTP/1.1 400", await router.RawAsync("GET / HTTP/1.1\r\nHost: nobody.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", until: "</html>"), StringComparison.Ordinal);
         var h2c = await router.RawAsync("GET / HTTP/1.1\r\nHost: h2c.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", until: "backend=plain");
@@ -339,7 +307,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync(hipache: true);
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "compat-hdr.test", "c", backend.Url);
+        await router.RpushAsync(Db, "compat-hdr.test", "c", backend.Url);
         using var spoofed = await router.GetAsync("compat-hdr.test", "/", r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6"));
         Assert.Equal("6.6.6.6", spoofed.Headers.GetValues("x-seen-x-forwarded-for").Single());
         Assert.Equal("::ffff:127.0.0.1", spoofed.Headers.GetValues("x-seen-x-real-ip").Single());
@@ -351,7 +319,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
     {
         var router = await RouterAsync(false, ("Router:TrustedProxies:0", "127.0.0.0/8"));
         var backend = await BackendAsync("A");
-        await router.RpushAsync(_redis.GetDatabase(), "trusted.test", "t", backend.Url);
+        await router.RpushAsync(Db, "trusted.test", "t", backend.Url);
         using var response = await router.GetAsync("trusted.test", "/", r => r.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9"));
         Assert.Equal("203.0.113.9, 127.0.0.1", response.Headers.GetValues("x-seen-x-forwarded-for").Single());
     }
@@ -363,7 +331,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : IAsyncLifetime
         foreach (var hipache in new[] { false, true })
         {
             var router = await RouterAsync(hipache);
-            await router.RpushAsync(_redis.GetDatabase(), "Legacy.Example", "legacy", backend.Url);
+            await router.RpushAsync(Db, "Legacy.Example", "legacy", backend.Url);
             Assert.Equal(hipache ? 200 : 400, (await router.GetTextAsync("Legacy.Example")).Status);
             Assert.Equal(400, (await router.GetTextAsync("legacy.example")).Status);
         }

@@ -44,12 +44,11 @@ public sealed class ResilienceTests
         Assert.Equal(503, unknown.Status);
         Assert.Equal((200, "ok"), await router.GetTextAsync("__ping__"));
 
-        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
         // Degraded, not Unhealthy: the router still serves, an orchestrator must not pull it.
-        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
+        await router.WaitForHealthAsync("Degraded");
 
         await redis.StartAgainAsync();
-        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "health to recover");
+        await router.WaitForHealthAsync("Healthy", TimeSpan.FromSeconds(20));
         await using (var connection = await redis.ConnectAsync())
         {
             await router.RpushAsync(connection.GetDatabase(), "after.test", "after", backend.Url);
@@ -79,8 +78,7 @@ public sealed class ResilienceTests
 
         Assert.Equal((200, "backend=A"), await router.GetTextAsync("back.test"));
         await redis.StopAsync();
-        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
-        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
+        await router.WaitForHealthAsync("Degraded");
 
         // Misses while Redis is down: served stale.
         for (var i = 0; i < 5; i++)
@@ -90,7 +88,7 @@ public sealed class ResilienceTests
         }
 
         await redis.StartAgainAsync();
-        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "health to recover");
+        await router.WaitForHealthAsync("Healthy", TimeSpan.FromSeconds(20));
         await using (var connection = await redis.ConnectAsync())
         {
             // The restarted Redis is empty: the host now has only B.
@@ -121,8 +119,7 @@ public sealed class ResilienceTests
 
         Assert.Equal(200, (await router.GetTextAsync("outage-death.test")).Status);
         await redis.StopAsync();
-        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{router.ManagementPort}") };
-        await Poll.UntilAsync(() => management.GetStringAsync("/health", Ct), s => s.Contains("\"status\":\"Degraded\"", StringComparison.Ordinal), what: "health to report Redis down");
+        await router.WaitForHealthAsync("Degraded");
         await dying.DisposeAsync();
 
         // Random choice: 20 requests pick A (refused, marked dead, retried on B) with certainty

@@ -118,6 +118,14 @@ internal sealed class RunningRouter : IAsyncDisposable
         return received.ToString();
     }
 
+    /// <summary>Polls the management listener's <c>/health</c> until it reports <paramref name="status"/> (Healthy, Degraded).</summary>
+    public async Task WaitForHealthAsync(string status, TimeSpan? timeout = null)
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}") };
+        var ct = TestContext.Current.CancellationToken;
+        await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"status\":\"{status}\"", StringComparison.Ordinal), timeout, $"health to report {status}");
+    }
+
     /// <summary>Writes a frontend list the way Hipache tooling does: plain RPUSH, no change message.</summary>
     public async Task RpushAsync(IDatabase db, string frontendKey, params string[] values) =>
         await db.ListRightPushAsync(Prefix + "frontend:" + frontendKey, [.. values.Select(v => (RedisValue)v)]);

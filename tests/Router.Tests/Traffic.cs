@@ -44,6 +44,19 @@ internal sealed class Traffic : IAsyncDisposable
         return this;
     }
 
+    /// <summary>
+    /// Every answer so far was one of <paramref name="statuses"/> and, with <paramref name="bound"/>,
+    /// none took that long or longer.
+    /// </summary>
+    public void AssertOnly(TimeSpan? bound, params string[] statuses)
+    {
+        Assert.True(_outcomes.Keys.All(statuses.Contains), Describe());
+        if (bound is { } limit)
+        {
+            Assert.True(Slowest < limit, Describe());
+        }
+    }
+
     public string Describe() => $"{Total} requests, slowest {Slowest.TotalMilliseconds:F0} ms: " + string.Join(", ", _outcomes.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key} x{o.Value}"));
 
     private async Task RunAsync(RunningRouter router, string host)
