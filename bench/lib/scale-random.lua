@@ -3,6 +3,8 @@
 -- The request is built per call (a 1M-entry pre-built table would cost wrk ~150 MB and seconds
 -- of start-up); the few microseconds of Lua are on the client core, which has room to spare
 -- at the router's rate.
+-- The shared request line and BENCH line, from this script's folder.
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "scale-common.lua")
 local lo, hi = 0, 1000000
 
 function init(args)
@@ -12,15 +14,5 @@ function init(args)
 end
 
 function request()
-   return "GET / HTTP/1.1\r\nHost: " .. string.format("s%07d.scale.local", math.random(lo, hi - 1)) ..
-      "\r\nConnection: keep-alive\r\n\r\n"
-end
-
-function done(summary, latency, requests)
-   local e = summary.errors
-   io.write(string.format(
-      "BENCH requests=%d duration_us=%d p50_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f " ..
-      "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-      latency:percentile(99.9), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+   return common.request(math.random(lo, hi - 1))
 end
