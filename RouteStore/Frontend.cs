@@ -4,7 +4,11 @@ namespace Hipache.Aspire.RouteStore;
 public sealed record Frontend(string Key, string Identifier, IReadOnlyList<string> Backends);
 
 /// <summary>
-/// What one lookup read: the first candidate with a non-empty list, and the dead indexes that
-/// apply to it (the matched key's dead set, plus the requested host's when it differs, Q12).
+/// One frontend key as read: its list (null identifier when the key is missing or empty) and its
+/// own dead set. The route cache keeps one of these per key, so that a change of one key (a
+/// wildcard, the catch-all) touches one entry instead of every host under it.
 /// </summary>
-public sealed record FrontendMatch(Frontend Frontend, IReadOnlySet<int> DeadIndexes, IReadOnlySet<int> RequestedHostDeadIndexes);
+public sealed record FrontendRead(string Key, string? Identifier, string[] Backends, IReadOnlySet<int> DeadIndexes)
+{
+    public bool Exists => Identifier is not null;
+}

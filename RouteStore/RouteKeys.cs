@@ -30,6 +30,7 @@ public sealed class RouteKeys
         AppKeyPrefix = prefix + ExtensionPrefix + "app:";
         AppIndexKey = prefix + ExtensionPrefix + "apps";
         StoreMarkerKey = prefix + ExtensionPrefix + "store";
+        ProbeKeyPrefix = prefix + ExtensionPrefix + "probe:";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -57,7 +58,16 @@ public sealed class RouteKeys
     /// </summary>
     public string StoreMarkerKey { get; }
 
+    /// <summary>
+    /// Prefix of each router's change-feed probe: a one-element list the router rewrites every
+    /// Router:StoreCheckInterval and expects to hear about by keyspace notification, so that it
+    /// knows (rather than assumes) that every change reaches it. Expires a minute after its router stops.
+    /// </summary>
+    public string ProbeKeyPrefix { get; }
+
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
+
+    public string Probe(string instance) => ProbeKeyPrefix + instance;
 
     public string Dead(string frontendKey) => DeadKeyPrefix + frontendKey;
 

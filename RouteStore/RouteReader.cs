@@ -21,32 +21,41 @@ public sealed class RouteReader(RedisConnections connections)
     public RouteKeys Keys => connections.Keys;
 
     /// <summary>
-    /// Reads every candidate list and every candidate's dead set in one pipelined batch (plain
-    /// pipeline, not MULTI, so that it works across Redis Cluster slots) and returns the first
-    /// non-empty list, or null when none matched.
+    /// Reads the lists and dead sets of <paramref name="keys"/> in one pipelined batch (one round
+    /// trip, plain pipeline so that it works across Redis Cluster slots), one result per key in order.
     /// </summary>
-    public async Task<FrontendMatch?> LookupAsync(IReadOnlyList<string> candidates, CancellationToken cancellationToken = default)
+    public async Task<FrontendRead[]> ReadFrontendsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(candidates);
+        ArgumentNullException.ThrowIfNull(keys);
         var db = connections.Read;
-        var batch = db.CreateBatch();
-        var lists = new Task<RedisValue[]>[candidates.Count];
-        var deads = new Task<RedisValue[]>[candidates.Count];
-        for (var i = 0; i < candidates.Count; i++)
+        var replies = new Task<RedisValue[]>[keys.Count * 2];
+        if (keys.Count == 1)
         {
-            lists[i] = batch.ListRangeAsync(connections.Keys.Frontend(candidates[i]));
-            deads[i] = batch.SetMembersAsync(connections.Keys.Dead(candidates[i]));
+            // No batch object for the common miss (one uncached key): the two commands still go out back to back.
+            replies[0] = db.ListRangeAsync(connections.Keys.Frontend(keys[0]));
+            replies[1] = db.SetMembersAsync(connections.Keys.Dead(keys[0]));
+        }
+        else
+        {
+            var batch = db.CreateBatch();
+            for (var i = 0; i < keys.Count; i++)
+            {
+                replies[2 * i] = batch.ListRangeAsync(connections.Keys.Frontend(keys[i]));
+                replies[(2 * i) + 1] = batch.SetMembersAsync(connections.Keys.Dead(keys[i]));
+            }
+
+            batch.Execute();
         }
 
-        batch.Execute();
-        await Task.WhenAll(lists).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await Task.WhenAll(deads).WaitAsync(cancellationToken).ConfigureAwait(false);
-
-        for (var i = 0; i < candidates.Count; i++)
+        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var reads = new FrontendRead[keys.Count];
+        for (var i = 0; i < keys.Count; i++)
         {
-            var list = lists[i].Result;
+            var list = replies[2 * i].Result;
+            var dead = ParseIndexes(replies[(2 * i) + 1].Result);
             if (list.Length == 0)
             {
+                reads[i] = new FrontendRead(keys[i], null, [], dead);
                 continue;
             }
 
@@ -56,13 +65,10 @@ public sealed class RouteReader(RedisConnections connections)
                 backends[b] = list[b + 1].ToString();
             }
 
-            var frontend = new Frontend(candidates[i], list[0].ToString(), backends);
-            var matchedDead = ParseIndexes(deads[i].Result);
-            var requestedDead = i == 0 ? matchedDead : ParseIndexes(deads[0].Result);
-            return new FrontendMatch(frontend, matchedDead, requestedDead);
+            reads[i] = new FrontendRead(keys[i], list[0].ToString(), backends, dead);
         }
 
-        return null;
+        return reads;
     }
 
     /// <summary>Reads one frontend list as it is, or null when the key is missing or empty.</summary>

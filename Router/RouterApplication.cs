@@ -51,11 +51,15 @@ public static class RouterApplication
         builder.Services.AddSingleton<RouterMetrics>();
         builder.Services.AddSingleton<RouterGauges>();
         builder.Services.AddSingleton<DeadMarkBook>();
+        builder.Services.AddSingleton<ChangeFeed>();
         builder.Services.AddSingleton<RouteCache>();
         builder.Services.AddSingleton<BackendHealth>();
         builder.Services.AddSingleton<CheckerHeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckerHeartbeatMonitor>());
-        builder.Services.AddHostedService<RouteChangeListener>();
+        builder.Services.AddSingleton<RouteChangeListener>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RouteChangeListener>());
+        builder.Services.AddHostedService<ChangeFeedProbe>();
+        builder.Services.AddHealthChecks().AddCheck<RouteCacheHealthCheck>("route-cache", tags: ["ready"]);
         builder.Services.AddHostedService<StoreIdentityWatcher>();
         builder.Services.AddSingleton<DeadBackendReporter>();
         builder.Services.AddSingleton<ForwarderClient>();

@@ -19,6 +19,7 @@ internal sealed class RouterMetrics
     private readonly Counter<long> _cacheInvalidations;
     private readonly Counter<long> _cacheEvictions;
     private readonly Counter<long> _staleServed;
+    private readonly Counter<long> _cacheRefreshes;
 
     public RouterMetrics(IMeterFactory meterFactory)
     {
@@ -31,6 +32,7 @@ internal sealed class RouterMetrics
         _cacheMisses = meter.CreateCounter<long>("hipache.router.route_cache.misses", "{lookup}", "Lookups that read Redis.");
         _cacheInvalidations = meter.CreateCounter<long>("hipache.router.route_cache.invalidations", "{change}", "Route changes that dropped cached entries.");
         _cacheEvictions = meter.CreateCounter<long>("hipache.router.route_cache.evictions", "{eviction}", "Times the cache was full and freed room.");
+        _cacheRefreshes = meter.CreateCounter<long>("hipache.router.route_cache.refreshes", "{read}", "Background reads of a cached key: ahead of its expiry, or at once after a change.");
         _staleServed = meter.CreateCounter<long>("hipache.router.route_cache.stale_served", "{lookup}", "Lookups answered from an expired entry because Redis was unreachable.");
     }
 
@@ -57,6 +59,8 @@ internal sealed class RouterMetrics
     public void Evicted() => _cacheEvictions.Add(1);
 
     public void StaleServed() => _staleServed.Add(1);
+
+    public void Refreshed() => _cacheRefreshes.Add(1);
 
     private static string StatusClass(int status) => status switch
     {

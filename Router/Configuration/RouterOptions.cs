@@ -51,16 +51,31 @@ public sealed class RouterOptions
     public string? StaticDir { get; set; }
 
     /// <summary>
-    /// Last-resort bound on how long a cached route may be served without being read again; the
-    /// change channel and keyspace notifications make changes visible long before.
+    /// Lifetime of a cached route while the router cannot be sure it hears of every change (poll
+    /// mode: keyspace notifications off or unsupported, subscription lost): a change made without
+    /// the change channel is served at most this late. Hit entries are refreshed in the background
+    /// from half their lifetime on, so this costs Redis reads, not request latency.
     /// </summary>
     public TimeSpan RouteCacheTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Lifetime of a cached route read while the router knows every change reaches it (push mode,
+    /// confirmed by its probe every <see cref="StoreCheckInterval"/>): only a safety net, changes
+    /// arrive as messages. Never shorter than <see cref="RouteCacheTtl"/>.
+    /// </summary>
+    public TimeSpan RouteCachePushTtl { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>How long a cached route may still be served while Redis is unreachable (stale-if-error, Q20).</summary>
     public TimeSpan MaxStaleness { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Most hosts held in the route cache (positive and negative entries).</summary>
-    public int RouteCacheSize { get; set; } = 100_000;
+    /// <summary>Most frontend keys with a route held in the route cache (about 250 B each on top of their strings).</summary>
+    public int RouteCacheSize { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// Most "not found" keys held in the route cache, bounded apart from <see cref="RouteCacheSize"/>
+    /// so that a flood of random Host headers recycles these and never evicts real routes.
+    /// </summary>
+    public int RouteCacheNegativeSize { get; set; } = 100_000;
 
     /// <summary>Hipache's <c>server.maxSockets</c>: connections per backend (Q17).</summary>
     public int MaxSockets { get; set; } = 100;

@@ -33,9 +33,14 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add("Router:RouteCacheTtl must be more than 0 and Router:MaxStaleness at least as long.");
         }
 
-        if (options.RouteCacheSize < 1)
+        if (options.RouteCacheSize < 1 || options.RouteCacheNegativeSize < 1)
         {
-            errors.Add("Router:RouteCacheSize must be at least 1.");
+            errors.Add("Router:RouteCacheSize and Router:RouteCacheNegativeSize must be at least 1.");
+        }
+
+        if (options.RouteCachePushTtl <= TimeSpan.Zero)
+        {
+            errors.Add("Router:RouteCachePushTtl must be more than 0 (it is raised to Router:RouteCacheTtl when shorter).");
         }
 
         if (options.MaxSockets < 1)

@@ -16,185 +16,351 @@ internal enum LookupStatus
 internal readonly record struct LookupResult(LookupStatus Status, RouteEntry? Route);
 
 /// <summary>
-/// Requested host -> route, in memory, so that the steady state makes no Redis round trip. A miss
-/// reads every candidate key in one pipelined batch, shared by concurrent misses of the same host;
-/// "not found" is cached too. Entries are dropped by <see cref="Invalidate"/> (change channel,
-/// keyspace notifications, dead messages), refreshed after <see cref="RouterOptions.RouteCacheTtl"/>
-/// as a last resort, and served stale for up to <see cref="RouterOptions.MaxStaleness"/> while Redis
-/// is unreachable (Q20).
+/// Frontend key -> route or "not found", in memory, so that the steady state makes no Redis round
+/// trip. A requested host walks its candidate keys (hipache-compat 3.2) through the cache without
+/// allocating; a miss reads every candidate that is not fresh in one pipelined round trip, shared
+/// with concurrent misses of the same keys.
+/// <para>
+/// Freshness: a change message, keyspace notification or dead message drops the key's slot and
+/// reads it again at once (the next request finds it fresh); the lifetime is only the safety net,
+/// Router:RouteCachePushTtl while <see cref="ChangeFeed"/> knows every change reaches the router,
+/// Router:RouteCacheTtl otherwise, and a slot that is hit is refreshed in the background from half
+/// its lifetime on, so a hot host never waits for Redis. While Redis is unreachable a slot is
+/// served stale for up to Router:MaxStaleness (Q20).
+/// </para>
+/// <para>
+/// Size: found keys (Router:RouteCacheSize) and not-found keys (Router:RouteCacheNegativeSize) are
+/// bounded apart, each by a CLOCK sweep off the request path, so a flood of random Host headers
+/// only recycles not-found slots and never evicts the real table.
+/// </para>
 /// </summary>
 internal sealed partial class RouteCache
 {
-    private readonly ConcurrentDictionary<string, CacheSlot> _slots = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, CacheSlot>.AlternateLookup<ReadOnlySpan<char>> _slotsBySpan;
-    private readonly ConcurrentDictionary<string, Task<CacheSlot>> _inflight = new(StringComparer.Ordinal);
+    // Hosts longer than this build their wildcard keys on the heap instead of the stack.
+    private const int MaxStackHost = 512;
+
+    // A read that started before a change must not be cached as fresh: a change bumps its key's
+    // stripe, and a read compares its key's stripe before and after.
+    private const int EpochStripes = 4096;
+
+    private readonly Table _found;
+    private readonly Table _missing;
+    private readonly ConcurrentDictionary<string, Task<KeySlot>> _inflight = new(StringComparer.Ordinal);
+    private readonly long[] _epochs = new long[EpochStripes];
     private readonly RouteReader _reader;
     private readonly RouterMetrics _metrics;
     private readonly DeadMarkBook _marks;
+    private readonly ChangeFeed _feed;
+    private readonly BackendAddressPool _pool;
     private readonly ILogger<RouteCache> _logger;
     private readonly long _ttlMs;
+    private readonly long _pushTtlMs;
     private readonly long _maxStaleMs;
-    private readonly int _capacity;
-    private readonly bool _honourRequestedHostDeadSet;
+    private readonly bool _hipacheMode;
     private readonly TimeSpan _lookupTimeout;
 
     // Q15: each backend URL whose scheme or path is ignored is reported once, not per lookup.
     private readonly ConcurrentDictionary<string, byte> _reportedIgnoredUrls = new(StringComparer.Ordinal);
     private const int MaxReportedUrls = 10_000;
 
-    // A read that started before a change must not be cached as fresh. Changes of a wildcard, of
-    // the catch-all and full re-reads bump the global epoch; a change of one host bumps only its
-    // stripe, so that heavy churn on some hosts does not demote every other host's reads (one
-    // counter for all made every read overlap some change at thousands of admin writes a second).
-    private const int EpochStripes = 1024;
-    private readonly long[] _hostEpochs = new long[EpochStripes];
-    private long _globalEpoch;
-
-    // Bumped when every entry must be re-read (catch-all change, reconnect after missed messages).
+    // Bumped when every entry must be read again (reconnect after missed messages, store replaced).
     private long _generation;
+    private long _readSequence;
 
-    public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, DeadMarkBook marks, ILogger<RouteCache> logger)
+    public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, DeadMarkBook marks, ChangeFeed feed, ILogger<RouteCache> logger)
     {
         _reader = reader;
         _metrics = metrics;
         _marks = marks;
+        _feed = feed;
         _logger = logger;
         var o = options.Value;
         _ttlMs = (long)o.RouteCacheTtl.TotalMilliseconds;
+        _pushTtlMs = Math.Max(_ttlMs, (long)o.RouteCachePushTtl.TotalMilliseconds);
         _maxStaleMs = (long)o.MaxStaleness.TotalMilliseconds;
-        _capacity = o.RouteCacheSize;
-        _honourRequestedHostDeadSet = o.Compatibility == CompatibilityMode.Hipache;
+        _hipacheMode = o.Compatibility == CompatibilityMode.Hipache;
         _lookupTimeout = storeOptions.Value.OperationTimeout;
-        _slotsBySpan = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
+        _found = new Table(o.RouteCacheSize, this);
+        _missing = new Table(o.RouteCacheNegativeSize, this);
+        _pool = new BackendAddressPool(Math.Max(1024, o.RouteCacheSize));
     }
 
-    public int Count => _slots.Count;
+    /// <summary>Keys cached, found and not found.</summary>
+    public int Count => FoundCount + NotFoundCount;
 
-    /// <summary>The hot path: a fresh entry for the host, without allocating.</summary>
+    public int FoundCount => _found.Count;
+
+    public int NotFoundCount => _missing.Count;
+
+    /// <summary>The hot path: a fresh answer for the host from memory, without allocating.</summary>
     public bool TryGetFresh(ReadOnlySpan<char> host, out LookupResult result)
     {
-        if (_slotsBySpan.TryGetValue(host, out var slot) && IsFresh(slot))
+        var now = Environment.TickCount64;
+        var generation = Volatile.Read(ref _generation);
+        var pushSince = _feed.PushSince;
+        result = default;
+        if (!TryFresh(host, now, generation, pushSince, out var exact))
+        {
+            return false;
+        }
+
+        if (exact.Route is { } own)
         {
             _metrics.CacheHit();
-            result = slot.Result;
+            result = new LookupResult(LookupStatus.Found, own);
             return true;
         }
 
-        result = default;
-        return false;
+        Span<int> suffixStarts = stackalloc int[CandidateKeys.MaxWildcardLabels];
+        var suffixes = SuffixStarts(host, suffixStarts);
+        var buffer = host.Length <= MaxStackHost ? stackalloc char[MaxStackHost + 2] : new char[host.Length + 2];
+        buffer[0] = '*';
+        buffer[1] = '.';
+        for (var k = suffixes - 1; k >= 0; k--)
+        {
+            var suffix = host[suffixStarts[k]..];
+            suffix.CopyTo(buffer[2..]);
+            if (!TryFresh(buffer[..(suffix.Length + 2)], now, generation, pushSince, out var wildcard))
+            {
+                return false;
+            }
+
+            if (wildcard.Route is { } matched)
+            {
+                _metrics.CacheHit();
+                result = new LookupResult(LookupStatus.Found, WithRequestedHostDead(exact, matched));
+                return true;
+            }
+        }
+
+        if (!host.SequenceEqual(CandidateKeys.CatchAll))
+        {
+            if (!TryFresh(CandidateKeys.CatchAll, now, generation, pushSince, out var catchAll))
+            {
+                return false;
+            }
+
+            if (catchAll.Route is { } fallback)
+            {
+                _metrics.CacheHit();
+                result = new LookupResult(LookupStatus.Found, WithRequestedHostDead(exact, fallback));
+                return true;
+            }
+        }
+
+        _metrics.CacheHit();
+        result = new LookupResult(LookupStatus.NotFound, null);
+        return true;
     }
 
     public Task<LookupResult> LookupAsync(ReadOnlySpan<char> host, CancellationToken cancellationToken) =>
         TryGetFresh(host, out var result) ? Task.FromResult(result) : LoadAsync(host.ToString(), cancellationToken);
 
+    /// <summary>
+    /// Reads, in one round trip, every candidate that is not fresh up to the first fresh match,
+    /// joining reads of the same keys already under way.
+    /// </summary>
     private async Task<LookupResult> LoadAsync(string host, CancellationToken cancellationToken)
     {
         _metrics.CacheMiss();
-        var load = _inflight.TryGetValue(host, out var shared) ? shared : StartRead(host);
-        try
+        var candidates = CandidateKeys.For(host);
+        var now = Environment.TickCount64;
+        var generation = Volatile.Read(ref _generation);
+        var pushSince = _feed.PushSince;
+        var slots = new KeySlot?[candidates.Length];
+        var reads = new Task<KeySlot>?[candidates.Length];
+        List<string>? ownKeys = null;
+        List<TaskCompletionSource<KeySlot>>? ownReads = null;
+        for (var i = 0; i < candidates.Length; i++)
         {
-            var slot = await load.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return slot.Result;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            if (_slots.TryGetValue(host, out var stale) && Environment.TickCount64 - stale.FetchedAt <= _maxStaleMs)
+            var cached = Find(candidates[i]);
+            if (cached is not null && IsFresh(cached, now, generation, pushSince))
             {
-                _metrics.StaleServed();
-                return stale.Result;
+                slots[i] = cached;
+                if (cached.Route is not null)
+                {
+                    break;
+                }
+
+                continue;
             }
 
-            LogStoreUnavailable(_logger, host, ex.Message);
-            return new LookupResult(LookupStatus.StoreUnavailable, null);
-        }
-    }
+            if (_inflight.TryGetValue(candidates[i], out var shared))
+            {
+                reads[i] = shared;
+                continue;
+            }
 
-    /// <summary>
-    /// Publishes the read in <see cref="_inflight"/> before starting it, and removes exactly that
-    /// read when it ends. A read can end synchronously: with Redis disconnected, the batch throws
-    /// at once. Started inside GetOrAdd, such a read removed itself before it was added, and its
-    /// failed task stayed published: every later miss of the host got the old failure, long after
-    /// Redis was back (found by bench/soak.sh).
-    /// </summary>
-    private Task<CacheSlot> StartRead(string host)
-    {
-        var read = new TaskCompletionSource<CacheSlot>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var published = _inflight.GetOrAdd(host, read.Task);
-        if (ReferenceEquals(published, read.Task))
+            var read = new TaskCompletionSource<KeySlot>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var published = _inflight.GetOrAdd(candidates[i], read.Task);
+            reads[i] = published;
+            if (ReferenceEquals(published, read.Task))
+            {
+                (ownKeys ??= []).Add(candidates[i]);
+                (ownReads ??= []).Add(read);
+            }
+        }
+
+        if (ownKeys is not null)
         {
-            _ = CompleteReadAsync(host, read);
+            _ = ReadAsync([.. ownKeys], [.. ownReads!]);
         }
 
-        return published;
+        var failed = false;
+        string? failure = null;
+        for (var i = 0; i < reads.Length; i++)
+        {
+            if (reads[i] is not { } read)
+            {
+                continue;
+            }
+
+            try
+            {
+                slots[i] = await read.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Stale-if-error, per key: whatever was cached, while it is recent enough.
+                var stale = Find(candidates[i]);
+                if (stale is not null && Environment.TickCount64 - stale.ReadAt <= _maxStaleMs)
+                {
+                    slots[i] = stale;
+                    failed = true;
+                }
+                else
+                {
+                    failure = ex.Message;
+                }
+            }
+        }
+
+        return Compose(host, slots, failed, failure);
     }
 
-    private async Task CompleteReadAsync(string host, TaskCompletionSource<CacheSlot> read)
+    private LookupResult Compose(string host, KeySlot?[] slots, bool servedStale, string? failure)
     {
-        var reading = ReadAndStoreAsync(host);
+        for (var i = 0; i < slots.Length; i++)
+        {
+            var slot = slots[i];
+            if (slot is null)
+            {
+                if (failure is not null)
+                {
+                    LogStoreUnavailable(_logger, host, failure);
+                    return new LookupResult(LookupStatus.StoreUnavailable, null);
+                }
+
+                continue;
+            }
+
+            if (slot.Route is { } route)
+            {
+                if (servedStale)
+                {
+                    _metrics.StaleServed();
+                }
+
+                return new LookupResult(LookupStatus.Found, i == 0 || slots[0] is not { } exact ? route : WithRequestedHostDead(exact, route));
+            }
+        }
+
+        if (servedStale)
+        {
+            _metrics.StaleServed();
+        }
+
+        return new LookupResult(LookupStatus.NotFound, null);
+    }
+
+    /// <summary>Reads <paramref name="keys"/> (published in <see cref="_inflight"/> by the caller) and completes their reads.</summary>
+    private async Task ReadAsync(string[] keys, TaskCompletionSource<KeySlot>[] reads)
+    {
+        var reading = ReadAndStoreAsync(keys);
         await ((Task)reading).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        // Unpublished before it completes: a miss that comes after the answer starts a new read.
-        _inflight.TryRemove(KeyValuePair.Create(host, read.Task));
-        if (reading.IsCompletedSuccessfully)
+        for (var i = 0; i < keys.Length; i++)
         {
-            read.SetResult(reading.Result);
-        }
-        else if (reading.IsCanceled)
-        {
-            read.SetCanceled();
-        }
-        else
-        {
-            read.SetException(reading.Exception!.InnerExceptions);
+            // Unpublished before it completes: a miss that comes after the answer starts a new read.
+            _inflight.TryRemove(KeyValuePair.Create(keys[i], reads[i].Task));
+            if (reading.IsCompletedSuccessfully)
+            {
+                reads[i].SetResult(reading.Result[i]);
+            }
+            else
+            {
+                reads[i].SetException(reading.Exception?.InnerExceptions ?? [new TimeoutException("The route read was cancelled.")]);
+            }
         }
     }
 
-    private async Task<CacheSlot> ReadAndStoreAsync(string host)
+    private async Task<KeySlot[]> ReadAndStoreAsync(string[] keys)
     {
+        var readAt = Environment.TickCount64;
+        var sequence = Interlocked.Increment(ref _readSequence);
+        var generation = Volatile.Read(ref _generation);
+        var epochs = new long[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            epochs[i] = Volatile.Read(ref _epochs[Stripe(keys[i])]);
+        }
+
+        FrontendRead[] answers;
         try
         {
-            var epoch = EpochOf(host);
-            var generation = Interlocked.Read(ref _generation);
-            var candidates = CandidateKeys.For(host);
             using var timeout = new CancellationTokenSource(_lookupTimeout);
-            var match = await _reader.LookupAsync(candidates, timeout.Token).ConfigureAwait(false);
-            var result = match is null
-                ? new LookupResult(LookupStatus.NotFound, null)
-                : new LookupResult(LookupStatus.Found, new RouteEntry(match, host, _honourRequestedHostDeadSet, _marks));
-            if (result.Route is { } route)
-            {
-                ReportIgnoredParts(route);
-            }
-
-            // A change that arrived while we were reading may not be in what we read: keep the
-            // answer for this request (and as a stale copy), but make the next one read again.
-            var slot = new CacheSlot(result, Environment.TickCount64, generation, Demoted: EpochOf(host) != epoch);
-            if (_slots.Count >= _capacity && !_slots.ContainsKey(host))
-            {
-                EvictSome();
-            }
-
-            _slots[host] = slot;
-
-            // An invalidation between the check above and the store would otherwise leave this
-            // (possibly stale) answer marked fresh: check again and demote it if one came.
-            if (!slot.Demoted && EpochOf(host) != epoch)
-            {
-                _slots.TryUpdate(host, slot with { Demoted = true }, slot);
-            }
-
-            return slot;
+            answers = await _reader.ReadFrontendsAsync(keys, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex)
         {
             throw new TimeoutException("The route lookup did not finish within RouteStore:OperationTimeout.", ex);
         }
+
+        var slots = new KeySlot[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var answer = answers[i];
+            var route = answer.Exists ? new RouteEntry(answer, _pool, _marks) : null;
+            if (route is not null)
+            {
+                ReportIgnoredParts(route);
+            }
+
+            var requestedHostDead = route is null && _hipacheMode && answer.DeadIndexes.Count > 0 ? answer.DeadIndexes : null;
+            var slot = new KeySlot(keys[i], route, requestedHostDead, readAt, sequence, generation);
+            ref var epoch = ref _epochs[Stripe(keys[i])];
+
+            // A change that arrived while we were reading may not be in what we read: keep the
+            // answer for this request (and as a stale copy), but make the next one read again.
+            // Checked before and after the store, so an invalidation in between is not lost.
+            slot.Demoted = Volatile.Read(ref epoch) != epochs[i];
+            Store(slot);
+            if (Volatile.Read(ref epoch) != epochs[i])
+            {
+                slot.Demoted = true;
+            }
+
+            slots[i] = slot;
+        }
+
+        return slots;
     }
 
     /// <summary>
-    /// Drops what a change of <paramref name="frontendKey"/> can affect: the host itself, every
-    /// cached host under a wildcard, everything for the catch-all.
+    /// Drops what a change of <paramref name="frontendKey"/> can affect, which is that key's slot
+    /// only (hosts under a wildcard hold no copy of it), and reads it again at once when it was
+    /// cached, so that the next request finds the change.
     /// </summary>
-    public void Invalidate(string frontendKey) => Drop(frontendKey, keepStale: false);
+    public void Invalidate(string frontendKey)
+    {
+        _metrics.Invalidation();
+        Interlocked.Increment(ref _epochs[Stripe(frontendKey)]);
+        _inflight.TryRemove(frontendKey, out _);
+        var removed = _found.Remove(frontendKey) | _missing.Remove(frontendKey);
+        if (removed)
+        {
+            Refresh(frontendKey);
+        }
+    }
 
     /// <summary>
     /// Like <see cref="Invalidate"/>, but what was cached stays available as a stale copy: for
@@ -202,62 +368,112 @@ internal sealed partial class RouteCache
     /// the outage), and removing the entry then turned one dead backend into 503 for the whole
     /// host, its live backends included, until Redis was back (found by bench/soak.sh).
     /// </summary>
-    public void Demote(string frontendKey) => Drop(frontendKey, keepStale: true);
-
-    private void Drop(string frontendKey, bool keepStale)
+    public void Demote(string frontendKey)
     {
         _metrics.Invalidation();
-        if (frontendKey == CandidateKeys.CatchAll)
+        Interlocked.Increment(ref _epochs[Stripe(frontendKey)]);
+        _inflight.TryRemove(frontendKey, out _);
+        if (Find(frontendKey) is { } slot)
         {
-            InvalidateAll();
-            return;
-        }
-
-        if (frontendKey.StartsWith("*.", StringComparison.Ordinal))
-        {
-            Interlocked.Increment(ref _globalEpoch);
-            // Hosts under the wildcard, i.e. ending with ".suffix". A scan, but wildcard changes are rare
-            // next to host changes and the scan neither locks nor allocates.
-            var suffix = frontendKey.AsSpan(1);
-            foreach (var pair in _slots)
-            {
-                if (pair.Key.AsSpan().EndsWith(suffix, StringComparison.Ordinal))
-                {
-                    Forget(pair.Key, keepStale);
-                }
-            }
-
-            return;
-        }
-
-        // An exact key is a candidate of one requested host only: the host itself.
-        Interlocked.Increment(ref _hostEpochs[Stripe(frontendKey)]);
-        Forget(frontendKey, keepStale);
-    }
-
-    private void Forget(string host, bool keepStale)
-    {
-        if (!keepStale)
-        {
-            _slots.TryRemove(host, out _);
-        }
-        else if (_slots.TryGetValue(host, out var slot) && !slot.Demoted)
-        {
-            // Lost only to a concurrent store, whose read sees the epoch bumped above and demotes itself.
-            _slots.TryUpdate(host, slot with { Demoted = true }, slot);
+            slot.Demoted = true;
+            Refresh(frontendKey);
         }
     }
 
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
-    public void InvalidateAll()
+    public void InvalidateAll() => Interlocked.Increment(ref _generation);
+
+    /// <summary>A background read of one key, with no request waiting on it (refresh ahead, after a change).</summary>
+    private void Refresh(string key)
     {
-        Interlocked.Increment(ref _globalEpoch);
-        Interlocked.Increment(ref _generation);
+        var read = new TaskCompletionSource<KeySlot>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!ReferenceEquals(_inflight.GetOrAdd(key, read.Task), read.Task))
+        {
+            return;
+        }
+
+        _metrics.Refreshed();
+        // Nobody may await it: observe a failure here (Redis down), the next miss falls back to the stale copy.
+        _ = read.Task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = ReadAsync([key], [read]);
     }
 
-    /// <summary>What a read of <paramref name="host"/> compares before and after: the global epoch and the host's stripe.</summary>
-    private (long Global, long Host) EpochOf(string host) =>
-        (Interlocked.Read(ref _globalEpoch), Interlocked.Read(ref _hostEpochs[Stripe(host)]));
+    private bool TryFresh(ReadOnlySpan<char> key, long now, long generation, long pushSince, out KeySlot slot)
+    {
+        if (!_found.TryGet(key, out slot!) && !_missing.TryGet(key, out slot!))
+        {
+            return false;
+        }
+
+        var age = now - slot.ReadAt;
+        var lifetime = slot.ReadAt >= pushSince ? _pushTtlMs : _ttlMs;
+        if (slot.Demoted || slot.Generation != generation || age >= lifetime)
+        {
+            return false;
+        }
+
+        if (slot.Referenced == 0)
+        {
+            slot.Referenced = 1;
+        }
+
+        // Stale-while-revalidate: from half its lifetime on, the first hit reads the key again in
+        // the background; the hits meanwhile are still served from this slot.
+        if (age >= lifetime / 2 && slot.Refreshing == 0 && Interlocked.Exchange(ref slot.Refreshing, 1) == 0)
+        {
+            Refresh(slot.Key);
+        }
+
+        return true;
+    }
+
+    private bool IsFresh(KeySlot slot, long now, long generation, long pushSince) =>
+        !slot.Demoted && slot.Generation == generation && now - slot.ReadAt < (slot.ReadAt >= pushSince ? _pushTtlMs : _ttlMs);
+
+    private KeySlot? Find(string key) => _found.TryGet(key, out var slot) || _missing.TryGet(key, out slot) ? slot : null;
+
+    private void Store(KeySlot slot)
+    {
+        var (into, other) = slot.Route is null ? (_missing, _found) : (_found, _missing);
+        if (other.Newer(slot) || !into.Put(slot))
+        {
+            return;
+        }
+
+        other.RemoveOlder(slot);
+    }
+
+    private RouteEntry WithRequestedHostDead(KeySlot exact, RouteEntry matched)
+    {
+        if (exact.RequestedHostDead is not { } dead)
+        {
+            return matched;
+        }
+
+        if (exact.Merged is { } merged && ReferenceEquals(merged.From, matched))
+        {
+            return merged.Result;
+        }
+
+        var result = matched.WithRequestedHostDead(exact.Key, dead, _marks);
+        exact.Merged = new MergedRoute(matched, result);
+        return result;
+    }
+
+    /// <summary>Starts of the wildcard suffixes of <paramref name="host"/>, from the shortest: see <see cref="CandidateKeys"/>.</summary>
+    private static int SuffixStarts(ReadOnlySpan<char> host, Span<int> starts)
+    {
+        var found = 0;
+        for (var i = host.Length - 1; i >= 0 && found < starts.Length; i--)
+        {
+            if (host[i] == '.')
+            {
+                starts[found++] = i + 1;
+            }
+        }
+
+        return found;
+    }
 
     private static int Stripe(string key) => (int)((uint)StringComparer.Ordinal.GetHashCode(key) % EpochStripes);
 
@@ -272,32 +488,130 @@ internal sealed partial class RouteCache
         }
     }
 
-    private bool IsFresh(CacheSlot slot) =>
-        !slot.Demoted && Environment.TickCount64 - slot.FetchedAt < _ttlMs && slot.Generation == Interlocked.Read(ref _generation);
+    private void OnSwept() => _metrics.Evicted();
 
-    /// <summary>Frees an eighth of the capacity; dictionary order is hash order, so this is close to random.</summary>
-    private void EvictSome()
-    {
-        var toRemove = Math.Max(1, _capacity / 8);
-        foreach (var key in _slots.Keys)
-        {
-            if (toRemove-- <= 0)
-            {
-                break;
-            }
-
-            _slots.TryRemove(key, out _);
-        }
-
-        _metrics.Evicted();
-    }
-
-    /// <summary>A cached answer. Demoted: never fresh again, but still a stale copy (within MaxStaleness) while Redis fails.</summary>
-    private sealed record CacheSlot(LookupResult Result, long FetchedAt, long Generation, bool Demoted = false);
+    private void TrimPool() => _pool.Trim();
 
     [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "Backend URL {Url} of {FrontendKey} has a scheme, path or user info that is ignored, as Hipache ignored it: traffic goes to {Destination} in plain HTTP")]
     private static partial void LogIgnoredParts(ILogger logger, string url, string frontendKey, string destination);
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Route lookup for {Host} failed and no cached copy is recent enough: {Reason}")]
     private static partial void LogStoreUnavailable(ILogger logger, string host, string reason);
+
+    /// <summary>
+    /// One bounded half of the cache (found or not found): a dictionary with a count kept by its
+    /// own adds and removes (ConcurrentDictionary.Count takes every lock) and a CLOCK sweep, run
+    /// on the thread pool when the count passes the bound, that removes slots not hit since the
+    /// hand last passed until a sixteenth of the bound is free.
+    /// </summary>
+    private sealed class Table
+    {
+        private readonly ConcurrentDictionary<string, KeySlot> _slots = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, KeySlot>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
+        private readonly int _capacity;
+        private readonly RouteCache _owner;
+        private IEnumerator<KeyValuePair<string, KeySlot>>? _hand;
+        private int _count;
+        private int _sweeping;
+
+        public Table(int capacity, RouteCache owner)
+        {
+            _capacity = capacity;
+            _owner = owner;
+            _bySpan = _slots.GetAlternateLookup<ReadOnlySpan<char>>();
+        }
+
+        public int Count => Math.Max(0, Volatile.Read(ref _count));
+
+        public bool TryGet(ReadOnlySpan<char> key, out KeySlot slot) => _bySpan.TryGetValue(key, out slot!);
+
+        public bool TryGet(string key, out KeySlot slot) => _slots.TryGetValue(key, out slot!);
+
+        public bool Newer(KeySlot than) => _slots.TryGetValue(than.Key, out var slot) && slot.ReadSequence > than.ReadSequence;
+
+        /// <summary>Stores the slot unless a newer read of its key is there. Returns whether it was stored.</summary>
+        public bool Put(KeySlot slot)
+        {
+            while (true)
+            {
+                if (_slots.TryGetValue(slot.Key, out var old))
+                {
+                    if (old.ReadSequence > slot.ReadSequence)
+                    {
+                        return false;
+                    }
+
+                    if (_slots.TryUpdate(slot.Key, slot, old))
+                    {
+                        return true;
+                    }
+                }
+                else if (_slots.TryAdd(slot.Key, slot))
+                {
+                    if (Interlocked.Increment(ref _count) > _capacity && Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
+                    {
+                        ThreadPool.UnsafeQueueUserWorkItem(static table => table.Sweep(), this, preferLocal: false);
+                    }
+
+                    return true;
+                }
+            }
+        }
+
+        public bool Remove(string key)
+        {
+            if (_slots.TryRemove(key, out _))
+            {
+                Interlocked.Decrement(ref _count);
+                return true;
+            }
+
+            return false;
+        }
+
+        public void RemoveOlder(KeySlot than)
+        {
+            if (_slots.TryGetValue(than.Key, out var slot) && slot.ReadSequence < than.ReadSequence && _slots.TryRemove(KeyValuePair.Create(than.Key, slot)))
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        }
+
+        private void Sweep()
+        {
+            try
+            {
+                var target = _capacity - Math.Max(1, _capacity / 16);
+                // Two turns of the hand at most: the first clears every bit, the second then finds victims.
+                var budget = 2L * (Count + 1);
+                while (Count > target && budget-- > 0)
+                {
+                    _hand ??= _slots.GetEnumerator();
+                    if (!_hand.MoveNext())
+                    {
+                        _hand.Dispose();
+                        _hand = null;
+                        continue;
+                    }
+
+                    var (key, slot) = _hand.Current;
+                    if (slot.Referenced != 0)
+                    {
+                        slot.Referenced = 0;
+                    }
+                    else if (_slots.TryRemove(KeyValuePair.Create(key, slot)))
+                    {
+                        Interlocked.Decrement(ref _count);
+                    }
+                }
+
+                _owner.TrimPool();
+                _owner.OnSwept();
+            }
+            finally
+            {
+                Volatile.Write(ref _sweeping, 0);
+            }
+        }
+    }
 }

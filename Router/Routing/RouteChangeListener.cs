@@ -26,6 +26,9 @@ internal sealed partial class RouteChangeListener(
     // K: keyspace channel, g: DEL/EXPIRE/RENAME, l: list commands, s: set commands, x: expirations, e: evictions.
     private const string RequiredEvents = "Kglsxe";
 
+    /// <summary>Completes once the change channel, 'dead' and keyspace subscriptions are in place.</summary>
+    public Task Subscribed => _subscribed.Task;
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await base.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -42,23 +42,32 @@ public sealed class RouteStoreRedisTests(RedisFixture fixture) : IAsyncLifetime
         await writer.MarkDeadAsync("domain.com", "http://a:1/", 1, 2, TimeSpan.FromSeconds(1), writeDeadSet: true);
         await writer.MarkDeadAsync("domain.com", "http://a:1/", 5, 2, TimeSpan.FromSeconds(1), writeDeadSet: true);
 
-        var match = await reader.LookupAsync(CandidateKeys.For("domain.com"), ct);
-        Assert.NotNull(match);
-        Assert.Equal("id", match.Frontend.Identifier);
-        Assert.Equal(["http://a:1", "http://b:2"], match.Frontend.Backends);
+        var reads = await reader.ReadFrontendsAsync(CandidateKeys.For("domain.com"), ct);
+        Assert.Equal(["domain.com", "*.com", "*"], reads.Select(r => r.Key));
+        var match = reads[0];
+        Assert.True(match.Exists);
+        Assert.Equal("id", match.Identifier);
+        Assert.Equal(["http://a:1", "http://b:2"], match.Backends);
         Assert.Equal(new HashSet<int> { 1, 5 }, match.DeadIndexes);
+        Assert.False(reads[1].Exists);
 
-        var catchAll = await reader.LookupAsync(CandidateKeys.For("other.net"), ct);
-        Assert.Equal("*", catchAll!.Frontend.Key);
+        // One key alone (the common miss) takes the unbatched path.
+        var catchAll = Assert.Single(await reader.ReadFrontendsAsync(["*"], ct));
+        Assert.Equal("catchall", catchAll.Identifier);
+        Assert.Equal(["http://c:3"], catchAll.Backends);
 
-        await Poll.UntilAsync(async () => (await reader.LookupAsync(CandidateKeys.For("domain.com"), ct))!.DeadIndexes.Count, n => n == 0, TimeSpan.FromSeconds(5), "the dead set to expire");
+        await Poll.UntilAsync(async () => (await reader.ReadFrontendsAsync(["domain.com"], ct))[0].DeadIndexes.Count, n => n == 0, TimeSpan.FromSeconds(5), "the dead set to expire");
     }
 
     [Fact]
     public async Task Section2_2_missing_and_empty_lists_do_not_match()
     {
         var reader = new RouteReader(_connections);
-        Assert.Null(await reader.LookupAsync(CandidateKeys.For("nothing.here"), TestContext.Current.CancellationToken));
+        await _connections.Write.ListRightPushAsync(_connections.Keys.Frontend("empty.here"), "id");
+        await _connections.Write.ListLeftPopAsync(_connections.Keys.Frontend("empty.here"));
+        var reads = await reader.ReadFrontendsAsync(CandidateKeys.For("nothing.here"), TestContext.Current.CancellationToken);
+        Assert.All(reads, r => Assert.False(r.Exists));
+        Assert.False((await reader.ReadFrontendsAsync(["empty.here"], TestContext.Current.CancellationToken))[0].Exists);
     }
 
     [Fact]

@@ -221,6 +221,9 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
             await connection.GetServer(connection.GetEndPoints()[0]).ConfigSetAsync("notify-keyspace-events", string.Empty);
         }
 
+        // Its probe no longer comes back: the router must fall back to the short lifetime.
+        await router.WaitForCacheModeAsync("poll");
+
         var first = await BackendAsync("first");
         var second = await BackendAsync("second");
         var db = connection.GetDatabase();

@@ -126,6 +126,14 @@ internal sealed class RunningRouter : IAsyncDisposable
         await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"status\":\"{status}\"", StringComparison.Ordinal), timeout, $"health to report {status}");
     }
 
+    /// <summary>Polls <c>/health</c> until the route cache reports <paramref name="mode"/> (push, poll); returns the health JSON.</summary>
+    public async Task<string> WaitForCacheModeAsync(string mode, TimeSpan? timeout = null)
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}") };
+        var ct = TestContext.Current.CancellationToken;
+        return await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"mode\":\"{mode}\"", StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(10), $"the route cache to report {mode} mode");
+    }
+
     /// <summary>Writes a frontend list the way Hipache tooling does: plain RPUSH, no change message.</summary>
     public async Task RpushAsync(IDatabase db, string frontendKey, params string[] values) =>
         await db.ListRightPushAsync(Prefix + "frontend:" + frontendKey, [.. values.Select(v => (RedisValue)v)]);

@@ -1,0 +1,121 @@
+using System.Globalization;
+using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.RouteStore;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Hipache.Aspire.Router.Routing;
+
+/// <summary>
+/// Finds out, instead of assuming, whether every change reaches this router: every
+/// Router:StoreCheckInterval it rewrites its own probe key through the write connection and waits
+/// (one interval) for that write's keyspace notification on the read connection's subscription,
+/// the one the change channel and the frontend/dead notifications arrive on. Heard: push mode
+/// (<see cref="ChangeFeed"/>), cached routes live Router:RouteCachePushTtl. Not heard (keyspace
+/// notifications off, as on Garnet or a managed Redis without CONFIG; a stalled subscription),
+/// Redis unreachable, or the subscription connection dropped: poll mode, Router:RouteCacheTtl.
+/// </summary>
+internal sealed partial class ChangeFeedProbe(
+    RedisConnections connections,
+    ChangeFeed feed,
+    RouteChangeListener listener,
+    IOptions<RouterOptions> options,
+    ILogger<ChangeFeedProbe> logger) : BackgroundService
+{
+    // The probe key outlives its router by this much, then Redis drops it.
+    private static readonly TimeSpan ProbeKeyLifetime = TimeSpan.FromMinutes(1);
+
+    private readonly string _probeKey = connections.Keys.Probe($"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}");
+    private TaskCompletionSource? _pending;
+    private long _sequence;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.StoreCheckInterval;
+        connections.ReadMultiplexer.ConnectionFailed += OnConnectionFailed;
+        try
+        {
+            // Push needs the change channel too: start probing once the listener has subscribed.
+            await listener.Subscribed.WaitAsync(stoppingToken).ConfigureAwait(false);
+            var channel = RedisChannel.Literal($"__keyspace@{connections.ReadDatabaseNumber}__:{_probeKey}");
+            var subscribed = false;
+            using var timer = new PeriodicTimer(interval);
+            do
+            {
+                try
+                {
+                    if (!subscribed)
+                    {
+                        await connections.ReadMultiplexer.GetSubscriber().SubscribeAsync(channel, (_, _) => Volatile.Read(ref _pending)?.TrySetResult()).ConfigureAwait(false);
+                        subscribed = true;
+                    }
+
+                    await ProbeOnceAsync(interval, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                {
+                    Lose($"Redis did not take the probe ({ex.Message})");
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            connections.ReadMultiplexer.ConnectionFailed -= OnConnectionFailed;
+        }
+    }
+
+    private async Task ProbeOnceAsync(TimeSpan wait, CancellationToken stoppingToken)
+    {
+        var heard = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _pending, heard);
+        var sentAt = Environment.TickCount64;
+        var value = Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
+
+        // One element, refreshed expiry: the key stays tiny and disappears a minute after the router.
+        var batch = connections.Write.CreateBatch();
+        var push = batch.ListLeftPushAsync(_probeKey, value);
+        var trim = batch.ListTrimAsync(_probeKey, 0, 0);
+        var expire = batch.KeyExpireAsync(_probeKey, ProbeKeyLifetime);
+        batch.Execute();
+        await Task.WhenAll(push, trim, expire).WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+
+        var came = await Task.WhenAny(heard.Task, Task.Delay(wait, stoppingToken)).ConfigureAwait(false) == heard.Task;
+        if (came)
+        {
+            if (feed.Confirm(sentAt))
+            {
+                LogPush(logger, options.Value.RouteCachePushTtl);
+            }
+        }
+        else
+        {
+            Lose($"the probe's keyspace notification did not arrive within {wait} (notify-keyspace-events off or unsupported?)");
+        }
+    }
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.ConnectionType == ConnectionType.Subscription || e.ConnectionType == ConnectionType.Interactive)
+        {
+            Lose($"the connection to Redis dropped ({e.FailureType})");
+        }
+    }
+
+    private void Lose(string reason)
+    {
+        if (feed.Lose(reason))
+        {
+            LogPoll(logger, reason, options.Value.RouteCacheTtl);
+        }
+    }
+
+    [LoggerMessage(EventId = 36, Level = LogLevel.Information, Message = "Route cache in push mode: every change reaches this router, cached routes live {PushTtl}")]
+    private static partial void LogPush(ILogger logger, TimeSpan pushTtl);
+
+    [LoggerMessage(EventId = 37, Level = LogLevel.Warning, Message = "Route cache in poll mode: {Reason}; cached routes live {Ttl}")]
+    private static partial void LogPoll(ILogger logger, string reason, TimeSpan ttl);
+}

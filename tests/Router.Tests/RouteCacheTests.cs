@@ -1,0 +1,199 @@
+using Hipache.Aspire.Router.Routing;
+using Hipache.Aspire.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>
+/// Route cache v2: push and poll modes, refresh ahead of expiry, per-key slots (a wildcard change
+/// touches one slot), and the separate bounds of found and not-found keys. Tests that switch
+/// keyspace notifications run on a Redis of their own.
+/// </summary>
+public sealed class RouteCacheTests(RedisFixture fixture) : RouterScenarioTests(fixture)
+{
+    [Fact]
+    public async Task The_router_reports_push_mode_while_its_probe_comes_back_and_poll_mode_when_notifications_stop()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:StoreCheckInterval"] = "00:00:00.200" });
+        if (!redis.SupportsKeyspaceNotifications)
+        {
+            var health = await router.WaitForCacheModeAsync("poll");
+            Assert.Contains("did not arrive", health, StringComparison.Ordinal);
+            return;
+        }
+
+        Assert.Contains("\"entryLifetime\":\"00:05:00\"", await router.WaitForCacheModeAsync("push"), StringComparison.Ordinal);
+        await using var connection = await redis.ConnectAsync();
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        await server.ConfigSetAsync("notify-keyspace-events", string.Empty);
+        Assert.Contains("\"entryLifetime\":\"00:00:05\"", await router.WaitForCacheModeAsync("poll"), StringComparison.Ordinal);
+        await server.ConfigSetAsync("notify-keyspace-events", "Kglsxe");
+        await router.WaitForCacheModeAsync("push");
+    }
+
+    [Fact]
+    public async Task In_push_mode_an_entry_outlives_RouteCacheTtl_and_a_plain_rpush_is_still_served_at_once()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:00:00.200", ["Router:StoreCheckInterval"] = "00:00:00.200" });
+        Assert.SkipUnless(redis.SupportsKeyspaceNotifications, "the store offers no keyspace notifications: poll mode only");
+        await router.WaitForCacheModeAsync("push");
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        var first = await StartBackendAsync("first");
+        var second = await StartBackendAsync("second");
+        await router.RpushAsync(db, "push.test", "push", first.Url);
+        Assert.Equal((200, "backend=first"), await router.GetTextAsync("push.test"));
+
+        // Five lifetimes of the poll TTL later, with no request in between: still fresh.
+        var cache = router.Services.GetRequiredService<RouteCache>();
+        var until = DateTime.UtcNow.AddSeconds(1);
+        while (DateTime.UtcNow < until)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.True(cache.TryGetFresh("push.test", out var cached));
+        Assert.Equal(first.Url, cached.Route!.Backends[0].Url);
+
+        // A redis-cli write, no change message: the keyspace notification drops and re-reads the slot.
+        await db.ListSetByIndexAsync(router.Prefix + "frontend:push.test", 1, second.Url);
+        await Poll.UntilAsync(() => router.GetTextAsync("push.test"), r => r.Body == "backend=second", TimeSpan.FromSeconds(2), "the change to be served");
+    }
+
+    [Fact]
+    public async Task A_host_that_is_hit_is_refreshed_ahead_of_expiry_and_never_misses()
+    {
+        // Poll mode (notifications off), a short lifetime: without refresh-ahead every 300 ms would miss.
+        await using var redis = await TestRedis.StartAsync();
+        await using var connection = await redis.ConnectAsync();
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:00:00.300" });
+        var backend = await StartBackendAsync("hot");
+        var db = connection.GetDatabase();
+        await router.RpushAsync(db, "hot.test", "hot", backend.Url);
+        if (redis.SupportsKeyspaceNotifications)
+        {
+            // The router switched them on at start; off again, and wait until it noticed.
+            await connection.GetServer(connection.GetEndPoints()[0]).ConfigSetAsync("notify-keyspace-events", string.Empty);
+            await router.WaitForCacheModeAsync("poll");
+        }
+
+        Assert.Equal((200, "backend=hot"), await router.GetTextAsync("hot.test"));
+        var cache = router.Services.GetRequiredService<RouteCache>();
+        var misses = 0;
+        var until = DateTime.UtcNow.AddSeconds(2);
+        while (DateTime.UtcNow < until)
+        {
+            // A hit every 50 ms: from 150 ms of age on, the first one starts a background read.
+            if (!cache.TryGetFresh("hot.test", out _))
+            {
+                misses++;
+                Assert.Equal((200, "backend=hot"), await router.GetTextAsync("hot.test"));
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Equal(0, misses);
+    }
+
+    [Fact]
+    public async Task A_wildcard_change_replaces_one_slot_and_every_host_under_it_serves_it()
+    {
+        var a = await StartBackendAsync("a");
+        var b = await StartBackendAsync("b");
+        var router = await StartRouterAsync(new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00" }, []);
+        await router.RpushAsync(Db, "*.wild.test", "wild", a.Url);
+        var hosts = Enumerable.Range(0, 50).Select(i => $"h{i}.wild.test").ToArray();
+        foreach (var host in hosts)
+        {
+            Assert.Equal((200, "backend=a"), await router.GetTextAsync(host));
+        }
+
+        // One found slot (the wildcard); the hosts are not-found slots of their own keys.
+        var cache = router.Services.GetRequiredService<RouteCache>();
+        Assert.Equal(1, cache.FoundCount);
+        Assert.True(cache.NotFoundCount >= hosts.Length);
+
+        await Db.ListSetByIndexAsync(router.Prefix + "frontend:*.wild.test", 1, b.Url);
+        await Poll.UntilAsync(() => router.GetTextAsync(hosts[0]), r => r.Body == "backend=b", TimeSpan.FromSeconds(2), "the wildcard change");
+        foreach (var host in hosts)
+        {
+            Assert.Equal((200, "backend=b"), await router.GetTextAsync(host));
+        }
+    }
+
+    [Fact]
+    public async Task A_flood_of_unknown_hosts_is_bounded_and_never_evicts_the_real_table()
+    {
+        var backend = await StartBackendAsync("real");
+        var router = await StartRouterAsync(new Dictionary<string, string?>
+        {
+            ["Router:RouteCacheTtl"] = "00:10:00",
+            ["Router:MaxStaleness"] = "00:10:00",
+            ["Router:RouteCacheNegativeSize"] = "500",
+            ["Router:RouteCacheSize"] = "100",
+        }, []);
+        var real = Enumerable.Range(0, 50).Select(i => $"real{i}.flood.test").ToArray();
+        foreach (var host in real)
+        {
+            await router.RpushAsync(Db, host, "real", backend.Url);
+            Assert.Equal((200, "backend=real"), await router.GetTextAsync(host));
+        }
+
+        var cache = router.Services.GetRequiredService<RouteCache>();
+        for (var i = 0; i < 10_000; i++)
+        {
+            var junk = await cache.LookupAsync($"junk{i}.flood.test", Ct);
+            Assert.Equal(LookupStatus.NotFound, junk.Status);
+        }
+
+        await Poll.UntilAsync(() => Task.FromResult(cache.NotFoundCount), n => n <= 500, TimeSpan.FromSeconds(5), "the not-found slots to be swept back under their bound");
+        Assert.Equal(real.Length, cache.FoundCount);
+        Assert.All(real, host => Assert.True(cache.TryGetFresh(host, out var hit) && hit.Status == LookupStatus.Found, host));
+    }
+
+    [Fact]
+    public async Task Found_keys_past_RouteCacheSize_are_swept_keeping_the_ones_in_use()
+    {
+        var backend = await StartBackendAsync("many");
+        var router = await StartRouterAsync(new Dictionary<string, string?> { ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00", ["Router:RouteCacheSize"] = "64" }, []);
+        var cache = router.Services.GetRequiredService<RouteCache>();
+        var hosts = Enumerable.Range(0, 300).Select(i => $"m{i}.many.test").ToArray();
+        foreach (var host in hosts)
+        {
+            await router.RpushAsync(Db, host, "many", backend.Url);
+            Assert.Equal(LookupStatus.Found, (await cache.LookupAsync(host, Ct)).Status);
+
+            // The first host is in use all along: its CLOCK bit keeps it through every sweep.
+            Assert.Equal(LookupStatus.Found, (await cache.LookupAsync(hosts[0], Ct)).Status);
+        }
+
+        await Poll.UntilAsync(() => Task.FromResult(cache.FoundCount), n => n <= 64, TimeSpan.FromSeconds(5), "the found slots to be swept back under their bound");
+        Assert.True(cache.TryGetFresh(hosts[0], out _));
+    }
+
+    [Fact]
+    public async Task Hipache_mode_applies_the_requested_hosts_dead_set_to_the_wildcard_it_matches()
+    {
+        var a = await StartBackendAsync("a");
+        var b = await StartBackendAsync("b");
+        var router = await StartRouterAsync(new Dictionary<string, string?> { ["Router:Compatibility"] = "Hipache", ["Router:RouteCacheTtl"] = "00:10:00", ["Router:MaxStaleness"] = "00:10:00" }, []);
+        await router.RpushAsync(Db, "*.q12.test", "q12", a.Url, b.Url);
+        await Db.SetAddAsync(router.Prefix + "dead:x.q12.test", 0);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal((200, "backend=b"), await router.GetTextAsync("x.q12.test"));
+        }
+
+        // Another host under the wildcard has no dead set of its own: both backends serve it.
+        var seen = new HashSet<string>();
+        await Poll.UntilAsync(async () => seen.Add((await router.GetTextAsync("y.q12.test")).Body) ? seen.Count : seen.Count, n => n == 2, TimeSpan.FromSeconds(5), "both backends for y.q12.test");
+
+        // The dead mark goes: the next requests of x reach both again.
+        await Db.KeyDeleteAsync(router.Prefix + "dead:x.q12.test");
+        seen.Clear();
+        await Poll.UntilAsync(async () => seen.Add((await router.GetTextAsync("x.q12.test")).Body) ? seen.Count : seen.Count, n => n == 2, TimeSpan.FromSeconds(5), "both backends for x.q12.test");
+    }
+}
