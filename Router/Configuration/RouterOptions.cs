@@ -158,7 +158,7 @@ public sealed class RouterOptions
     /// HttpRequestMessage) or YARP's <c>IHttpForwarder</c>. Upgrades (WebSockets, h2c) and HTTP/2
     /// clients always go through YARP.
     /// </summary>
-    public ForwarderKind Forwarder { get; set; } = ForwarderKind.Yarp;
+    public ForwarderKind Forwarder { get; set; } = ForwarderKind.Native;
 }
 
 /// <summary>One HTTPS listener and its certificate, loaded from PEM files.</summary>
