@@ -63,7 +63,11 @@ public static class RouterApplication
         builder.Services.AddHostedService<StoreIdentityWatcher>();
         builder.Services.AddSingleton<DeadBackendReporter>();
         builder.Services.AddSingleton<ForwarderClient>();
+        builder.Services.AddSingleton<ForwardedHeaders>();
         builder.Services.AddSingleton<ForwardingTransformer>();
+        builder.Services.AddSingleton<Forwarding.Native.BackendConnectionPools>();
+        builder.Services.AddSingleton<Forwarding.Native.RequestHeadWriter>();
+        builder.Services.AddSingleton<Forwarding.Native.NativeForwarder>();
         builder.Services.AddSingleton<ErrorPageWriter>();
         builder.Services.AddSingleton<AccessLogWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());

@@ -166,6 +166,14 @@ public sealed class RouterOptions
     /// every cached route is read again when the store's marker key is gone or different.
     /// </summary>
     public TimeSpan StoreCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Which upstream path forwards plain HTTP/1.x requests: the router's own HTTP/1.1 client
+    /// (<see cref="ForwarderKind.Native"/>, pooled keep-alive connections, no per-request
+    /// HttpRequestMessage) or YARP's <c>IHttpForwarder</c>. Upgrades (WebSockets, h2c) and HTTP/2
+    /// clients always go through YARP.
+    /// </summary>
+    public ForwarderKind Forwarder { get; set; } = ForwarderKind.Native;
 }
 
 /// <summary>One HTTPS listener and its certificate, loaded from PEM files.</summary>
@@ -188,4 +196,14 @@ public sealed class TlsListenerOptions
 
     /// <summary>Extra CA / intermediate certificates (PEM) sent as the chain.</summary>
     public IList<string> Ca { get; } = [];
+}
+
+/// <summary>The upstream path of <see cref="RouterOptions.Forwarder"/>.</summary>
+public enum ForwarderKind
+{
+    /// <summary>YARP's <c>IHttpForwarder</c> over one pooled <c>SocketsHttpHandler</c>, for every request.</summary>
+    Yarp,
+
+    /// <summary>The router's HTTP/1.1 client for HTTP/1.x requests without upgrade; YARP for the rest.</summary>
+    Native,
 }

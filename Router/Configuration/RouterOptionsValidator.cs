@@ -102,6 +102,11 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             }
         }
 
+        if (!Enum.IsDefined(options.Forwarder))
+        {
+            errors.Add($"Router:Forwarder must be Native or Yarp (is {options.Forwarder}).");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

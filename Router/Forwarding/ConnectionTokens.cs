@@ -33,6 +33,37 @@ internal static class ConnectionTokens
         }
     }
 
+    /// <summary>True when <paramref name="connection"/> names a header beyond keep-alive, close and upgrade.</summary>
+    public static bool NamesAny(StringValues connection)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var _ in Tokens(value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>True when <paramref name="name"/> is one of the headers <paramref name="connection"/> names.</summary>
+    public static bool Names(StringValues connection, string name)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var token in Tokens(value))
+            {
+                if (string.Equals(token, name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     private static IEnumerable<string> Tokens(string? value)
     {
         if (string.IsNullOrEmpty(value))

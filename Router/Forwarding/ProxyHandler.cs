@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Hipache.Aspire.Router.AccessLog;
 using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.Router.Forwarding.Native;
 using Hipache.Aspire.Router.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
@@ -18,6 +19,7 @@ namespace Hipache.Aspire.Router.Forwarding;
 internal sealed partial class ProxyHandler
 {
     private readonly IHttpForwarder _forwarder;
+    private readonly NativeForwarder? _native;
     private readonly HttpMessageInvoker _client;
     private readonly ForwardingTransformer _transformer;
     private readonly RouteCache _cache;
@@ -38,6 +40,7 @@ internal sealed partial class ProxyHandler
 
     public ProxyHandler(
         IHttpForwarder forwarder,
+        NativeForwarder native,
         ForwarderClient client,
         ForwardingTransformer transformer,
         RouteCache cache,
@@ -51,6 +54,7 @@ internal sealed partial class ProxyHandler
         ILogger<ProxyHandler> logger)
     {
         _forwarder = forwarder;
+        _native = options.Value.Forwarder == ForwarderKind.Native ? native : null;
         _client = client.Invoker;
         _transformer = transformer;
         _cache = cache;
@@ -232,6 +236,8 @@ internal sealed partial class ProxyHandler
         }
 
 
+        // The native path takes plain HTTP/1.x; upgrades and HTTP/2 clients stay on YARP.
+        var native = _native is not null && NativeForwarder.CanForward(context);
         for (var attempt = 0; ; attempt++)
         {
             var index = Pick(route, tried, triedMany);
@@ -256,9 +262,12 @@ internal sealed partial class ProxyHandler
                 trace.AttemptStart = started;
             }
 
-            var error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+            var outcome = native
+                ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
+                : await SendWithYarpAsync(context, backend).ConfigureAwait(false);
             _metrics.UpstreamDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
+            var error = outcome.Error;
             if (error == ForwarderError.None)
             {
                 var status = context.Response.StatusCode;
@@ -280,7 +289,7 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
-            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            var exception = outcome.Exception;
             if (context.Response.HasStarted)
             {
                 // Q21: never splice another attempt into a started response.
@@ -289,7 +298,7 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
-            var connectFailure = IsConnectFailure(error, exception);
+            var connectFailure = outcome.ConnectFailed;
             if (connectFailure)
             {
                 _deadReporter.Report(route, NormalizedHost(hostHeader), index, exception?.Message ?? error.ToString());
@@ -325,6 +334,18 @@ internal sealed partial class ProxyHandler
             context.Response.StatusCode = StatusCodes.Status200OK;
             _metrics.Retry();
         }
+    }
+
+    private async Task<ForwardOutcome> SendWithYarpAsync(HttpContext context, BackendAddress backend)
+    {
+        var error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+        if (error == ForwarderError.None)
+        {
+            return ForwardOutcome.Success;
+        }
+
+        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+        return new ForwardOutcome(error, exception, IsConnectFailure(error, exception));
     }
 
     private string GiveUpMessage() => _retryOnError == 0 ? "Retry on error is disabled" : "Reached max retries limit";

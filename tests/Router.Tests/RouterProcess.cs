@@ -65,6 +65,11 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         info.Environment["Router__Urls__0"] = "http://127.0.0.1:0";
         info.Environment["Router__ManagementAddress"] = "127.0.0.1";
         info.Environment["Router__ManagementPort"] = "0";
+        if (TestForwarder.Configured is { } forwarder)
+        {
+            info.Environment["Router__Forwarder"] = forwarder;
+        }
+
         // Kestrel's "Now listening on" lines are how the ephemeral ports are learnt.
         info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         foreach (var pair in settings ?? new Dictionary<string, string>())

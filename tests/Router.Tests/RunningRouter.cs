@@ -52,6 +52,11 @@ internal sealed class RunningRouter : IAsyncDisposable
     /// <summary>Starts the router as its command line would (e.g. <c>--config hipache.json</c>), management on an ephemeral port.</summary>
     public static async Task<RunningRouter> StartWithArgsAsync(string[] args, string prefix, IDictionary<string, string?> config, IDictionary<string, string?>? settings = null)
     {
+        if (TestForwarder.Configured is { } forwarder)
+        {
+            config["Router:Forwarder"] = forwarder;
+        }
+
         config["Router:ManagementAddress"] = "127.0.0.1";
         config["Router:ManagementPort"] = "0";
         foreach (var pair in settings ?? new Dictionary<string, string?>())

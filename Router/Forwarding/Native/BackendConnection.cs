@@ -1,0 +1,245 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Hipache.Aspire.Router.Forwarding.Native;
+
+/// <summary>
+/// One TCP connection to a backend and its receive buffer. The buffer holds what was received and
+/// not yet consumed (<see cref="Buffered"/>); parsers consume from its front. A timer-backed token
+/// cancels I/O when the backend stays silent for the activity timeout, re-armed by every
+/// operation (YARP's ActivityTimeout), and when the client goes away.
+/// </summary>
+internal sealed class BackendConnection : IDisposable
+{
+    /// <summary>Large enough for any sane response head and for big bodies in few reads (S5).</summary>
+    public const int BufferSize = 64 * 1024;
+
+    private readonly Socket _socket;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+    private CancellationTokenSource _cancel = new();
+    private CancellationTokenRegistration _clientAborted;
+    private TimeSpan _activityTimeout;
+    private ResponseBodyCopier? _body;
+    private int _aborted;
+    private bool _disposed;
+
+    private BackendConnection(Socket socket)
+    {
+        _socket = socket;
+        _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+    }
+
+    /// <summary>This connection served a request before: it may have been closed by the backend while idle.</summary>
+    public bool Reused { get; set; }
+
+    /// <summary><see cref="Environment.TickCount64"/> when it went back to the pool.</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>The token of the current exchange: activity timeout, client abort, or <see cref="Abort"/>.</summary>
+    public CancellationToken Token => _cancel.Token;
+
+    /// <summary>The activity timer fired (as opposed to the client leaving or <see cref="Abort"/>).</summary>
+    public bool TimedOut => _cancel.IsCancellationRequested && Volatile.Read(ref _aborted) == 0;
+
+    /// <summary>Why the exchange was cancelled first, when it was not the timer.</summary>
+    public AbortReason AbortedBecause => (AbortReason)Volatile.Read(ref _aborted);
+
+    /// <summary>The response head of the current exchange, parsed in place.</summary>
+    public ResponseHead Head { get; } = new();
+
+    /// <summary>Relays response bodies from this connection's buffer.</summary>
+    public ResponseBodyCopier Body => _body ??= new ResponseBodyCopier(this);
+
+    public ReadOnlySpan<byte> Buffered => _buffer.AsSpan(_start, _end - _start);
+
+    public int BufferedCount => _end - _start;
+
+    /// <summary>Bytes the kernel already holds for this socket: more of the burst is here, no flush yet.</summary>
+    public int Available => _socket.Available;
+
+    public static async ValueTask<BackendConnection> ConnectAsync(EndPoint endPoint, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var socket = endPoint is IPEndPoint ip
+            ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.NoDelay = true;
+        try
+        {
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connectTimeout.CancelAfter(timeout);
+            try
+            {
+                await socket.ConnectAsync(endPoint, connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {endPoint} took more than the ConnectTimeout ({timeout}).");
+            }
+
+            return new BackendConnection(socket);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Readable while idle means the backend closed it (or sent something unasked): either way it is unusable.</summary>
+    public bool IsIdleUsable()
+    {
+        try
+        {
+            return _buffer.Length > 0 && _end == _start && !_socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Arms the activity timer and ties the exchange to the client's abort token.</summary>
+    public void BeginExchange(TimeSpan activityTimeout, CancellationToken clientAborted)
+    {
+        if (!_cancel.TryReset())
+        {
+            _cancel.Dispose();
+            _cancel = new CancellationTokenSource();
+        }
+
+        _aborted = 0;
+        _activityTimeout = activityTimeout;
+        _clientAborted = clientAborted.UnsafeRegister(static state => ((BackendConnection)state!).Abort(AbortReason.ClientGone), this);
+        Touch();
+    }
+
+    /// <summary>Ends the exchange: timer off, no more tie to the client.</summary>
+    public void EndExchange()
+    {
+        _clientAborted.Dispose();
+        _clientAborted = default;
+        try
+        {
+            _cancel.CancelAfter(Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed by an abort racing the end of the exchange.
+        }
+    }
+
+    /// <summary>Cancels whatever I/O is pending on this connection (client gone, request body failed, exchange over).</summary>
+    public void Abort(AbortReason reason)
+    {
+        Interlocked.CompareExchange(ref _aborted, (int)reason, 0);
+        try
+        {
+            _cancel.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The exchange is over.
+        }
+    }
+
+    /// <summary>Re-arms the activity timer: the backend did something.</summary>
+    public void Touch()
+    {
+        if (_activityTimeout > TimeSpan.Zero)
+        {
+            _cancel.CancelAfter(_activityTimeout);
+        }
+    }
+
+    /// <summary>Receives more bytes after what is buffered; 0 when the backend closed.</summary>
+    public async ValueTask<int> ReceiveAsync()
+    {
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+        else if (_end == _buffer.Length)
+        {
+            if (_start == 0)
+            {
+                throw new InvalidDataException($"More than {BufferSize} bytes without the end of a line or head.");
+            }
+
+            // Keep the unconsumed tail at the front so a line or head that spans reads stays contiguous.
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+
+        int read;
+        try
+        {
+            read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (TimedOut)
+        {
+            throw new TimeoutException($"The backend sent nothing for {_activityTimeout}.");
+        }
+
+        _end += read;
+        Touch();
+        return read;
+    }
+
+    public void Consume(int count) => _start += count;
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            while (!bytes.IsEmpty)
+            {
+                var sent = await _socket.SendAsync(bytes, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                bytes = bytes[sent..];
+                Touch();
+            }
+        }
+        catch (OperationCanceledException) when (TimedOut)
+        {
+            throw new TimeoutException($"The backend took nothing for {_activityTimeout}.");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _clientAborted.Dispose();
+        _socket.Dispose();
+        _cancel.Dispose();
+        var buffer = _buffer;
+        _buffer = [];
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+}
+
+/// <summary>Who cancelled a connection's exchange.</summary>
+internal enum AbortReason
+{
+    None,
+
+    /// <summary>The client went away.</summary>
+    ClientGone,
+
+    /// <summary>Reading the client's request body failed; the backend would wait for the rest forever.</summary>
+    RequestBodyFailed,
+
+    /// <summary>The exchange is over (answered early, or the backend failed) and stops what is still pending.</summary>
+    ExchangeOver,
+}

@@ -1,0 +1,262 @@
+using System.Net;
+using System.Text;
+using Hipache.Aspire.TestSupport;
+using Microsoft.AspNetCore.Http;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>
+/// What the native HTTP/1.1 path does that YARP's did for it: response framing checked strictly
+/// (a violation is a 502 and the connection is never reused), keep-alive pooling, chunked bodies
+/// both ways, bodiless responses, interim responses and the keep-alive race. Always on the
+/// native path, whatever HIPACHE_TEST_FORWARDER says.
+/// </summary>
+public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioTests(fixture)
+{
+    private Task<RunningRouter> RouterAsync(params (string Key, string Value)[] settings) =>
+        StartRouterAsync(new Dictionary<string, string?> { ["Router:Forwarder"] = "Native", ["Router:RetryOnError"] = "0" }, settings);
+
+    private async Task<(RunningRouter Router, RawBackend Backend)> RawAsync(string host, Func<RawRequest, RawReply> reply, params (string Key, string Value)[] settings)
+    {
+        var router = await RouterAsync(settings);
+        var backend = RawBackend.Start(reply);
+        await router.RpushAsync(Db, host, host, backend.Url);
+        return (router, backend);
+    }
+
+    [Theory]
+    [InlineData("Content-Length and Transfer-Encoding", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("two different Content-Lengths", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!")]
+    [InlineData("a Content-Length list that disagrees", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!")]
+    [InlineData("a malformed Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello")]
+    [InlineData("a bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("a transfer coding other than chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")]
+    [InlineData("obs-fold", "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("a bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")]
+    [InlineData("a space before the colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok")]
+    [InlineData("a control character in a value", "HTTP/1.1 200 OK\r\nX-Bad: a\u0001b\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("an HTTP/2.0 status line", "HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("a two-digit status", "HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("an unasked-for 101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")]
+    public async Task A_framing_violation_in_the_response_is_502_and_the_connection_is_not_reused(string what, string broken)
+    {
+        var (router, backend) = await RawAsync("framing.test", request => request.Number == 1 ? RawReply.Text(broken) : RawReply.Ok("fine"));
+        await using (backend)
+        {
+            var (status, _) = await router.GetTextAsync("framing.test");
+            Assert.True(status == 502, $"{what}: {status}");
+
+            // The next request must not be read from the rest of the broken one: a new connection.
+            Assert.Equal((200, "fine"), await router.GetTextAsync("framing.test"));
+            Assert.Equal(2, backend.Connections);
+            Assert.Empty(await Db.SetMembersAsync(router.Prefix + "dead:framing.test"));
+        }
+    }
+
+    [Fact]
+    public async Task A_chunk_longer_than_its_size_after_the_response_started_aborts_the_client_and_drops_the_connection()
+    {
+        // The first chunk is already on its way to the client: no 502 can follow (Q21), only a cut.
+        var (router, backend) = await RawAsync("longchunk.test", request => request.Number == 1
+            ? RawReply.Text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n")
+            : RawReply.Ok("fine"));
+        await using (backend)
+        {
+            // The reset may overtake the head in the client's socket, so the failure shows in either step.
+            await Assert.ThrowsAnyAsync<Exception>(async () =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "longchunk.test" } };
+                using var response = await router.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, Ct);
+                await response.Content.ReadAsStringAsync(Ct);
+            });
+            Assert.Equal((200, "fine"), await router.GetTextAsync("longchunk.test"));
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task Keep_alive_connections_are_reused_for_sequential_requests()
+    {
+        var router = await RouterAsync();
+        var connections = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal);
+        var backend = await StartBackendAsync("pooled", context =>
+        {
+            connections.TryAdd(context.Connection.Id, 0);
+            return context.Response.WriteAsync("backend=pooled");
+        });
+        await router.RpushAsync(Db, "pooled.test", "pooled", backend.Url);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal((200, "backend=pooled"), await router.GetTextAsync("pooled.test"));
+        }
+
+        Assert.Single(connections);
+    }
+
+    [Fact]
+    public async Task HttpKeepAlive_false_opens_a_connection_per_request_and_asks_the_backend_to_close()
+    {
+        var (router, backend) = await RawAsync("nokeepalive.test", _ => RawReply.Ok(), ("Router:HttpKeepAlive", "false"));
+        await using (backend)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal((200, "ok"), await router.GetTextAsync("nokeepalive.test"));
+            }
+
+            Assert.Equal(3, backend.Connections);
+            Assert.All(backend.Requests, r => Assert.Contains("\r\nConnection: close\r\n", r.Head, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Chunked_bodies_pass_both_ways_with_extensions_and_trailers_dropped()
+    {
+        var (router, backend) = await RawAsync("chunked.test", request => RawReply.Text(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            "5;ext=1\r\nhello\r\n1\r\n \r\n" + $"{request.Body.Length:x}\r\n{request.Body}\r\n" + "0\r\nX-Trailer: dropped\r\n\r\n"));
+        await using (backend)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StreamContent(new MemoryStream(Encoding.ASCII.GetBytes("payload-" + i))) };
+                post.Headers.Host = "chunked.test";
+                post.Headers.TransferEncodingChunked = true;
+                using var response = await router.Client.SendAsync(post, Ct);
+                var text = await response.Content.ReadAsStringAsync(Ct);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                // The raw backend echoes the chunked body as it arrived: re-chunked by the router.
+                Assert.StartsWith("hello ", text, StringComparison.Ordinal);
+                Assert.EndsWith($"payload-{i}\r\n0\r\n\r\n", text, StringComparison.Ordinal);
+                Assert.False(response.TrailingHeaders.Contains("X-Trailer"));
+            }
+
+            Assert.All(backend.Requests, r =>
+            {
+                Assert.Contains("\r\nTransfer-Encoding: chunked\r\n", r.Head, StringComparison.Ordinal);
+                Assert.DoesNotContain("Content-Length", r.Head, StringComparison.OrdinalIgnoreCase);
+            });
+            // Both framed ends were found exactly: one connection for both exchanges.
+            Assert.Equal(1, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task HEAD_204_and_304_have_no_body_whatever_their_headers_say_and_keep_the_connection()
+    {
+        var (router, backend) = await RawAsync("nobody.test", request => request.Head.Split(' ')[1] switch
+        {
+            "/head" => RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"),
+            "/204" => RawReply.Text("HTTP/1.1 204 No Content\r\n\r\n"),
+            "/304" => RawReply.Text("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 100\r\n\r\n"),
+            _ => RawReply.Ok("after"),
+        });
+        await using (backend)
+        {
+            using (var head = new HttpRequestMessage(HttpMethod.Head, "/head") { Headers = { Host = "nobody.test" } })
+            using (var response = await router.Client.SendAsync(head, Ct))
+            {
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(100, response.Content.Headers.ContentLength);
+            }
+
+            Assert.Equal(204, (await router.GetTextAsync("nobody.test", "/204")).Status);
+            using (var response = await router.GetAsync("nobody.test", "/304"))
+            {
+                Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+                Assert.Equal("\"x\"", response.Headers.ETag?.Tag);
+            }
+
+            Assert.Equal((200, "after"), await router.GetTextAsync("nobody.test", "/after"));
+            Assert.Equal(1, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task A_100_continue_from_the_backend_is_skipped_and_the_final_response_relayed()
+    {
+        var (router, backend) = await RawAsync("continue.test", request => RawReply.Text(
+            $"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: {request.Body.Length}\r\n\r\n{request.Body}"));
+        await using (backend)
+        {
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("body!") };
+            post.Headers.Host = "continue.test";
+            post.Headers.ExpectContinue = true;
+            using var response = await router.Client.SendAsync(post, Ct);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            Assert.Equal("body!", await response.Content.ReadAsStringAsync(Ct));
+            // The interim heads were consumed exactly: the kept-alive connection is in step for the next one.
+            Assert.Equal((201, string.Empty), await router.GetTextAsync("continue.test"));
+            Assert.Equal(1, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_closed_by_the_backend_is_retried_on_a_new_one_when_nothing_of_the_request_was_read()
+    {
+        // Request 2 meets the classic race: the backend closes the kept-alive connection as the
+        // request arrives, without answering. Nothing of a GET can be lost: it goes again.
+        var (router, backend) = await RawAsync("stale.test", request => request.Number == 2 ? RawReply.Hangup : RawReply.Ok($"answer {request.Number}"));
+        await using (backend)
+        {
+            Assert.Equal((200, "answer 1"), await router.GetTextAsync("stale.test"));
+            Assert.Equal((200, "answer 3"), await router.GetTextAsync("stale.test"));
+            Assert.Equal(2, backend.Connections);
+            Assert.Empty(await Db.SetMembersAsync(router.Prefix + "dead:stale.test"));
+        }
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_that_fails_after_the_body_was_sent_is_502_and_the_body_never_sent_twice()
+    {
+        var (router, backend) = await RawAsync("stale-post.test", request => request.Number == 2 ? RawReply.Hangup : RawReply.Ok($"answer {request.Number}"));
+        await using (backend)
+        {
+            Assert.Equal((200, "answer 1"), await router.GetTextAsync("stale-post.test"));
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("once only") };
+            post.Headers.Host = "stale-post.test";
+            using var response = await router.Client.SendAsync(post, Ct);
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Single(backend.Requests, r => r.Body == "once only");
+        }
+    }
+
+    [Fact]
+    public async Task A_fresh_connection_closed_without_a_response_is_502_and_not_retried()
+    {
+        var (router, backend) = await RawAsync("hangup.test", _ => RawReply.Hangup);
+        await using (backend)
+        {
+            Assert.Equal(502, (await router.GetTextAsync("hangup.test")).Status);
+            Assert.Equal(1, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task A_body_read_until_close_is_relayed_whole_and_the_connection_dropped()
+    {
+        var big = new string('b', 300_000);
+        var (router, backend) = await RawAsync("toclose.test", request => request.Number == 1 ? RawReply.Text("HTTP/1.1 200 OK\r\n\r\n" + big, close: true) : RawReply.Ok("next"));
+        await using (backend)
+        {
+            Assert.Equal((200, big), await router.GetTextAsync("toclose.test"));
+            Assert.Equal((200, "next"), await router.GetTextAsync("toclose.test"));
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task A_megabyte_response_arrives_whole_on_a_kept_alive_connection()
+    {
+        var router = await RouterAsync();
+        var payload = new byte[1024 * 1024];
+        new Random(7).NextBytes(payload);
+        var backend = await StartBackendAsync("big", context => context.Response.Body.WriteAsync(payload, context.RequestAborted).AsTask());
+        await router.RpushAsync(Db, "big.test", "big", backend.Url);
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await router.GetAsync("big.test");
+            Assert.Equal(payload, await response.Content.ReadAsByteArrayAsync(Ct));
+        }
+    }
+}

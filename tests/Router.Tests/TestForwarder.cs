@@ -1,0 +1,14 @@
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>
+/// The forwarding path every router in this run uses: <c>HIPACHE_TEST_FORWARDER</c> (<c>Native</c>
+/// or <c>Yarp</c>), else the router's default. <c>.ci/run</c> runs the suite once more with the
+/// other path, so every test covers both (a matrix, not a copy). A test's own
+/// <c>Router:Forwarder</c> setting still wins.
+/// </summary>
+internal static class TestForwarder
+{
+    public const string Variable = "HIPACHE_TEST_FORWARDER";
+
+    public static string? Configured { get; } = Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
+}
