@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using StackExchange.Redis;
+using Yarp.ReverseProxy.Forwarder;
+
+// Reference targets for ../shared/bench (see bench/reference-cmd.sh): the floors the router is
+// measured against in the same run as haproxy.
+//   kestrel    Kestrel answering 100 bytes itself: the cost of HTTP/1.1 in and out of .NET, no forwarding.
+//   forwarder  Kestrel + one SocketsHttpHandler + IHttpForwarder with HttpTransformer.Empty, hosts
+//              resolved from Hipache's frontend:<host> lists once and kept forever (no change
+//              handling, no dead marks, no wildcards): the cost of bare YARP forwarding.
+// No logging, no telemetry, no health endpoints: nothing but the request.
+var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder (PORT, REDIS_PORT from the environment)");
+var port = int.Parse(Environment.GetEnvironmentVariable("ROUTER_PORT") ?? "21080", System.Globalization.CultureInfo.InvariantCulture);
+var builder = WebApplication.CreateSlimBuilder();
+builder.Logging.ClearProviders();
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.AddServerHeader = false;
+    k.Listen(IPAddress.Loopback, port);
+});
+
+switch (mode)
+{
+    case "kestrel":
+    {
+        var app = builder.Build();
+        var body = Encoding.ASCII.GetBytes(new string('x', 99) + "\n");
+        app.Run(context =>
+        {
+            context.Response.ContentType = "text/plain";
+            context.Response.ContentLength = body.Length;
+            return context.Response.Body.WriteAsync(body).AsTask();
+        });
+        await app.RunAsync();
+        break;
+    }
+
+    case "forwarder":
+    {
+        builder.Services.AddHttpForwarder();
+        var app = builder.Build();
+        var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+        var db = redis.GetDatabase();
+        var routes = new ConcurrentDictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+        var forwarder = app.Services.GetRequiredService<IHttpForwarder>();
+        using var client = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            MaxConnectionsPerServer = 100,
+        });
+        var config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(30) };
+        app.Run(async context =>
+        {
+            var host = context.Request.Host.Host;
+            if (!routes.TryGetValue(host, out var backends))
+            {
+                var list = await db.ListRangeAsync("frontend:" + host);
+                backends = [.. list.Skip(1).Select(v => v.ToString())];
+                routes[host] = backends;
+            }
+
+            if (backends.Length == 0)
+            {
+                context.Response.StatusCode = 404;
+                return;
+            }
+
+            await forwarder.SendAsync(context, backends[Random.Shared.Next(backends.Length)], client, config, HttpTransformer.Empty);
+        });
+        await app.RunAsync();
+        break;
+    }
+
+    default:
+        throw new ArgumentException($"unknown mode {mode}: kestrel or forwarder");
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# ROUTER_CMD for ../shared/bench/bench.sh that runs one of the reference floors (bench/Reference)
+# in the router's place, so that a run shows router vs floor vs haproxy side by side:
+#   REFERENCE=kestrel    Kestrel answering 100 bytes itself (no forwarding)
+#   REFERENCE=forwarder  Kestrel + IHttpForwarder + HttpTransformer.Empty, routes read once from Redis
+# Publish first:
+#   dotnet publish bench/Reference -c Release -o /tmp/reference-pub
+# then, from the repository root (one bench invocation per floor; the table's "router" row is the floor):
+#   WARMUP=15 SCENARIOS="S1 S2 S5" REFERENCE=forwarder ROUTER_CMD="bash bench/reference-cmd.sh" bash ../shared/bench/bench.sh haproxy router
+# S3 and S4 mean nothing for them (routes are read once and never change).
+exec dotnet "${REFERENCE_PUB:-/tmp/reference-pub}/Reference.dll" "${REFERENCE:?kestrel or forwarder}"
