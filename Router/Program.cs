@@ -1,5 +1,7 @@
 using Hipache.Aspire.Router;
 
+// Before any socket exists (System.Net.Sockets reads it once).
+RuntimeTuning.Apply();
 var app = RouterApplication.Create(args);
 if (args.Contains("--dry") || args.Contains("-d"))
 {

@@ -80,6 +80,16 @@ public static class RouterApplication
         var routedUrls = RouterListeners.ResolveRoutedUrls(routerOptions, builder.Configuration);
         // The listeners are bound explicitly below; clearing urls avoids Kestrel's "overriding" warning.
         builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            // With socket continuations inline (RuntimeTuning), Kestrel's pipes run inline too: no
+            // thread-pool hop between a read and the request code. The router's request path never
+            // blocks, which is what makes this safe.
+            sockets.UnsafePreferInlineScheduling = RuntimeTuning.InlineCompletions;
+            // Receive into a buffer straight away instead of a zero-byte read first: one syscall
+            // less per request, for 4 KB held per connection while it waits.
+            sockets.WaitForDataBeforeAllocatingBuffer = routerOptions.WaitForDataBeforeAllocatingBuffer;
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             listeners.Configure(kestrel, routerOptions, routedUrls);

@@ -77,6 +77,13 @@ public sealed class RouterOptions
     /// </summary>
     public int RouteCacheNegativeSize { get; set; } = 100_000;
 
+    /// <summary>
+    /// Kestrel's zero-byte read before each receive on client connections: true holds no buffer
+    /// for idle keep-alive connections (for very many idle clients); false (default) saves one
+    /// syscall per request.
+    /// </summary>
+    public bool WaitForDataBeforeAllocatingBuffer { get; set; }
+
     /// <summary>Hipache's <c>server.maxSockets</c>: connections per backend (Q17).</summary>
     public int MaxSockets { get; set; } = 100;
 

@@ -20,6 +20,8 @@ internal sealed class ChangeFeed
 {
     private readonly object _gate = new();
     private long _pushSince = long.MaxValue;
+    private long _lastPushSince = long.MaxValue;
+    private long _lastPushLostAt = long.MinValue;
     private ChangeFeedMode _mode = ChangeFeedMode.Poll;
     private string _reason = "no probe has come back yet";
     private long _changedAt = Environment.TickCount64;
@@ -27,6 +29,16 @@ internal sealed class ChangeFeed
 
     /// <summary>Environment.TickCount64 since which push has held without a break; long.MaxValue in poll mode.</summary>
     public long PushSince => Volatile.Read(ref _pushSince);
+
+    /// <summary>Start of the last push period that ended (long.MaxValue: none yet).</summary>
+    public long LastPushSince => Volatile.Read(ref _lastPushSince);
+
+    /// <summary>
+    /// When the last push period ended. An entry read in it is trusted for Router:RouteCacheTtl
+    /// from here (as if read at the loss), not from its read: the same bound as poll mode for
+    /// anything that period may have missed, without every entry expiring at once.
+    /// </summary>
+    public long LastPushLostAt => Volatile.Read(ref _lastPushLostAt);
 
     public ChangeFeedMode Mode
     {
@@ -71,6 +83,13 @@ internal sealed class ChangeFeed
     {
         lock (_gate)
         {
+            if (_mode == ChangeFeedMode.Push)
+            {
+                // Readers may see these before _pushSince changes: an entry then looks like poll mode for a moment (shorter, never longer).
+                Volatile.Write(ref _lastPushLostAt, Environment.TickCount64);
+                Volatile.Write(ref _lastPushSince, _pushSince);
+            }
+
             Volatile.Write(ref _pushSince, long.MaxValue);
             var news = _mode == ChangeFeedMode.Push || !_decided;
             if (news)

@@ -9,7 +9,7 @@ namespace Hipache.Aspire.Router.Routing;
 /// <summary>
 /// Finds out, instead of assuming, whether every change reaches this router: every
 /// Router:StoreCheckInterval it rewrites its own probe key through the write connection and waits
-/// (one interval) for that write's keyspace notification on the read connection's subscription,
+/// (one interval, at least 2 s) for that write's keyspace notification on the read connection's subscription,
 /// the one the change channel and the frontend/dead notifications arrive on. Heard: push mode
 /// (<see cref="ChangeFeed"/>), cached routes live Router:RouteCachePushTtl. Not heard (keyspace
 /// notifications off, as on Garnet or a managed Redis without CONFIG; a stalled subscription),
@@ -25,6 +25,8 @@ internal sealed partial class ChangeFeedProbe(
     // The probe key outlives its router by this much, then Redis drops it.
     private static readonly TimeSpan ProbeKeyLifetime = TimeSpan.FromMinutes(1);
 
+    private static readonly TimeSpan MinimumWait = TimeSpan.FromSeconds(2);
+
     private readonly string _probeKey = connections.Keys.Probe($"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}");
     private TaskCompletionSource? _pending;
     private long _sequence;
@@ -32,6 +34,9 @@ internal sealed partial class ChangeFeedProbe(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = options.Value.StoreCheckInterval;
+        // A notification late by more than this means the feed is off or stalled; shorter waits
+        // flipped a loaded router to poll mode for deliveries that were only slow.
+        var wait = interval > MinimumWait ? interval : MinimumWait;
         connections.ReadMultiplexer.ConnectionFailed += OnConnectionFailed;
         try
         {
@@ -50,7 +55,7 @@ internal sealed partial class ChangeFeedProbe(
                         subscribed = true;
                     }
 
-                    await ProbeOnceAsync(interval, stoppingToken).ConfigureAwait(false);
+                    await ProbeOnceAsync(wait, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is RedisException or TimeoutException)
                 {

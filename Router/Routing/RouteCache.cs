@@ -342,6 +342,16 @@ internal sealed partial class RouteCache
             slots[i] = slot;
         }
 
+        // A key that changed while it was read is wanted (a request asked for it): read it again
+        // now rather than at its next request. Bounded by the key's change rate.
+        foreach (var slot in slots)
+        {
+            if (slot.Demoted)
+            {
+                Refresh(slot.Key);
+            }
+        }
+
         return slots;
     }
 
@@ -393,8 +403,22 @@ internal sealed partial class RouteCache
         }
 
         _metrics.Refreshed();
-        // Nobody may await it: observe a failure here (Redis down), the next miss falls back to the stale copy.
-        _ = read.Task.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Nobody may await it: observe a failure here (Redis down, a read past OperationTimeout) and
+        // let the next hit of the slot try again; a miss falls back to the stale copy.
+        _ = read.Task.ContinueWith(
+            static (t, state) =>
+            {
+                _ = t.Exception;
+                var (cache, key) = ((RouteCache, string))state!;
+                if (cache.Find(key) is { } slot)
+                {
+                    Volatile.Write(ref slot.Refreshing, 0);
+                }
+            },
+            (this, key),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
         _ = ReadAsync([key], [read]);
     }
 
@@ -405,9 +429,13 @@ internal sealed partial class RouteCache
             return false;
         }
 
-        var age = now - slot.ReadAt;
-        var lifetime = slot.ReadAt >= pushSince ? _pushTtlMs : _ttlMs;
-        if (slot.Demoted || slot.Generation != generation || age >= lifetime)
+        if (slot.Demoted || slot.Generation != generation)
+        {
+            return false;
+        }
+
+        var (expiresAt, refreshAt) = Deadlines(slot, pushSince);
+        if (now >= expiresAt)
         {
             return false;
         }
@@ -419,7 +447,7 @@ internal sealed partial class RouteCache
 
         // Stale-while-revalidate: from half its lifetime on, the first hit reads the key again in
         // the background; the hits meanwhile are still served from this slot.
-        if (age >= lifetime / 2 && slot.Refreshing == 0 && Interlocked.Exchange(ref slot.Refreshing, 1) == 0)
+        if (now >= refreshAt && slot.Refreshing == 0 && Interlocked.Exchange(ref slot.Refreshing, 1) == 0)
         {
             Refresh(slot.Key);
         }
@@ -428,7 +456,28 @@ internal sealed partial class RouteCache
     }
 
     private bool IsFresh(KeySlot slot, long now, long generation, long pushSince) =>
-        !slot.Demoted && slot.Generation == generation && now - slot.ReadAt < (slot.ReadAt >= pushSince ? _pushTtlMs : _ttlMs);
+        !slot.Demoted && slot.Generation == generation && now < Deadlines(slot, pushSince).ExpiresAt;
+
+    /// <summary>
+    /// When a slot stops being fresh and when a hit should refresh it: read in the current push
+    /// period, RouteCachePushTtl; read in the push period that just ended, RouteCacheTtl from its
+    /// end (refreshed at the next hit); otherwise RouteCacheTtl from the read.
+    /// </summary>
+    private (long ExpiresAt, long RefreshAt) Deadlines(KeySlot slot, long pushSince)
+    {
+        if (slot.ReadAt >= pushSince)
+        {
+            return (slot.ReadAt + _pushTtlMs, slot.ReadAt + (_pushTtlMs / 2));
+        }
+
+        var lostAt = _feed.LastPushLostAt;
+        if (slot.ReadAt >= _feed.LastPushSince && slot.ReadAt <= lostAt)
+        {
+            return (lostAt + _ttlMs, lostAt);
+        }
+
+        return (slot.ReadAt + _ttlMs, slot.ReadAt + (_ttlMs / 2));
+    }
 
     private KeySlot? Find(string key) => _found.TryGet(key, out var slot) || _missing.TryGet(key, out slot) ? slot : null;
 

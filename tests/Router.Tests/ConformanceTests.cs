@@ -222,7 +222,7 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
         }
 
         // Its probe no longer comes back: the router must fall back to the short lifetime.
-        await router.WaitForCacheModeAsync("poll");
+        await router.WaitForCacheModeAsync("poll", "did not arrive");
 
         var first = await BackendAsync("first");
         var second = await BackendAsync("second");

@@ -48,9 +48,9 @@ internal sealed class RawBackend : IAsyncDisposable
                 _ = ServeAsync(socket, connection);
             }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            // Stopped.
+            // Stopped (InvalidOperationException: the listener stopped between two accepts).
         }
     }
 

@@ -131,12 +131,17 @@ internal sealed class RunningRouter : IAsyncDisposable
         await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"status\":\"{status}\"", StringComparison.Ordinal), timeout, $"health to report {status}");
     }
 
-    /// <summary>Polls <c>/health</c> until the route cache reports <paramref name="mode"/> (push, poll); returns the health JSON.</summary>
-    public async Task<string> WaitForCacheModeAsync(string mode, TimeSpan? timeout = null)
+    /// <summary>
+    /// Polls <c>/health</c> until the route cache reports <paramref name="mode"/> (push, poll), with
+    /// <paramref name="reason"/> in its reason when given; returns the health JSON. A router starts
+    /// in poll mode ("no probe has come back yet"): to know that it found notifications off, wait
+    /// for the reason "did not arrive".
+    /// </summary>
+    public async Task<string> WaitForCacheModeAsync(string mode, string? reason = null, TimeSpan? timeout = null)
     {
         using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}") };
         var ct = TestContext.Current.CancellationToken;
-        return await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"mode\":\"{mode}\"", StringComparison.Ordinal), timeout ?? TimeSpan.FromSeconds(10), $"the route cache to report {mode} mode");
+        return await Hipache.Aspire.TestSupport.Poll.UntilAsync(() => management.GetStringAsync("/health", ct), s => s.Contains($"\"mode\":\"{mode}\"", StringComparison.Ordinal) && (reason is null || s.Contains(reason, StringComparison.Ordinal)), timeout ?? TimeSpan.FromSeconds(10), $"the route cache to report {mode} mode");
     }
 
     /// <summary>Writes a frontend list the way Hipache tooling does: plain RPUSH, no change message.</summary>

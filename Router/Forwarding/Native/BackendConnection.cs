@@ -88,12 +88,15 @@ internal sealed class BackendConnection : IDisposable
         }
     }
 
-    /// <summary>Readable while idle means the backend closed it (or sent something unasked): either way it is unusable.</summary>
-    public bool IsIdleUsable()
+    /// <summary>
+    /// Bytes buffered while idle, or (with <paramref name="probe"/>) the socket readable while idle,
+    /// mean the backend closed it or sent something unasked: either way it is unusable.
+    /// </summary>
+    public bool IsIdleUsable(bool probe)
     {
         try
         {
-            return _buffer.Length > 0 && _end == _start && !_socket.Poll(0, SelectMode.SelectRead);
+            return _buffer.Length > 0 && _end == _start && (!probe || !_socket.Poll(0, SelectMode.SelectRead));
         }
         catch (SocketException)
         {

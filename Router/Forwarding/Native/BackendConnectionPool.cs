@@ -28,10 +28,12 @@ internal sealed class BackendConnectionPool : IDisposable
 
     /// <summary>
     /// A connection for one exchange: an idle one that still looks alive unless <paramref name="fresh"/>,
-    /// else a new one. Waits for a slot while <c>MaxSockets</c> are in use.
+    /// else a new one. Waits for a slot while <c>MaxSockets</c> are in use. <paramref name="probe"/>:
+    /// ask the socket whether the backend closed it while idle (a poll syscall), for requests that
+    /// could not be sent again if it had; the others skip it and rely on the keep-alive race retry.
     /// </summary>
     /// <exception cref="TimeoutException">No slot within <paramref name="slotTimeout"/>.</exception>
-    public async ValueTask<BackendConnection> AcquireAsync(bool fresh, TimeSpan connectTimeout, TimeSpan slotTimeout, CancellationToken cancellationToken)
+    public async ValueTask<BackendConnection> AcquireAsync(bool fresh, bool probe, TimeSpan connectTimeout, TimeSpan slotTimeout, CancellationToken cancellationToken)
     {
         if (!_slots.Wait(0, CancellationToken.None))
         {
@@ -48,7 +50,7 @@ internal sealed class BackendConnectionPool : IDisposable
             {
                 while (TryPopIdle(out var idle))
                 {
-                    if (idle.IsIdleUsable())
+                    if (idle.IsIdleUsable(probe))
                     {
                         return idle;
                     }

@@ -66,12 +66,14 @@ internal sealed partial class NativeForwarder
     {
         var pool = _pools.For(backend);
         var aborted = context.RequestAborted;
+        // A request with a body cannot go again once its body started: make sure of the connection first.
+        var probe = body is not null;
         for (var fresh = !_keepAlive; ; fresh = true)
         {
             BackendConnection connection;
             try
             {
-                connection = await pool.AcquireAsync(fresh, _connectTimeout, _activityTimeout, aborted).ConfigureAwait(false);
+                connection = await pool.AcquireAsync(fresh, probe, _connectTimeout, _activityTimeout, aborted).ConfigureAwait(false);
             }
             catch (BackendConnectException ex)
             {
@@ -124,7 +126,8 @@ internal sealed partial class NativeForwarder
                 ArrayPool<byte>.Shared.Return(head);
             }
 
-            var bodyTask = hasBody ? SendBodyAsync(request.Body, connection, chunked) : null;
+            var progress = hasBody ? new BodyProgress() : null;
+            var bodyTask = hasBody ? SendBodyAsync(request.Body, chunked ? null : request.ContentLength, connection, progress!) : null;
             var response = connection.Head;
             int headLength;
             var received = false;
@@ -195,7 +198,10 @@ internal sealed partial class NativeForwarder
             var reusable = copied && _keepAlive && response.Reusable && connection.BufferedCount == 0;
             if (bodyTask is not null)
             {
-                if (!bodyTask.IsCompleted)
+                // Once the whole body was read from the client, only its last send may still be
+                // completing (the backend answered after receiving it): wait for that. Otherwise
+                // the backend answered early.
+                if (!bodyTask.IsCompleted && !progress!.AllRead)
                 {
                     // The backend answered before taking the whole body (a 413, a redirect): the rest
                     // of it would be read as the next request. Stop sending and close.
@@ -263,9 +269,11 @@ internal sealed partial class NativeForwarder
     /// Streams the client's body to the backend while the response is awaited (a backend may
     /// answer before it has read it all). Chunked bodies go re-chunked as read, Content-Length ones as they are.
     /// </summary>
-    private static async Task<BodyResult> SendBodyAsync(Stream body, BackendConnection connection, bool chunked)
+    private static async Task<BodyResult> SendBodyAsync(Stream body, long? contentLength, BackendConnection connection, BodyProgress progress)
     {
+        var chunked = contentLength is null;
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkPrefix + BodyBufferSize + 2);
+        var total = 0L;
         try
         {
             while (true)
@@ -274,6 +282,9 @@ internal sealed partial class NativeForwarder
                 try
                 {
                     read = await body.ReadAsync(buffer.AsMemory(ChunkPrefix, BodyBufferSize), connection.Token).ConfigureAwait(false);
+                    total += read;
+                    // Set before the send that follows, so before the backend can have all of it and answer.
+                    progress.AllRead = read == 0 || total == contentLength;
                 }
                 catch (Exception ex)
                 {
@@ -315,6 +326,18 @@ internal sealed partial class NativeForwarder
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Whether the request body has been read to its end from the client (only sends remain).</summary>
+    private sealed class BodyProgress
+    {
+        private volatile bool _allRead;
+
+        public bool AllRead
+        {
+            get => _allRead;
+            set => _allRead = value;
         }
     }
 
