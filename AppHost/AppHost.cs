@@ -49,6 +49,8 @@ else
     // Aspire sets the OTLP exporters to retry in memory; against a dashboard that is already
     // gone that makes every stop take ~13 s. Run mode only: the manifest keeps Aspire's value.
     router.WithEnvironment("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", string.Empty);
+    // On the dashboard, a span for every routed request; a deployed router keeps its default (1 %).
+    router.WithEnvironment("Telemetry__TraceSampleRatio", "1");
     admin.WithEnvironment("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", string.Empty);
 
     // Two tenant apps to route to. Not deployed: they exist to try the router locally.

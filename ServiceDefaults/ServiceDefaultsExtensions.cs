@@ -22,12 +22,22 @@ public static class ServiceDefaultsExtensions
     public const string AlivePath = "/alive";
     public const string LiveTag = "live";
 
+    /// <summary>The share of requests without a sampled caller that get a span, 0 to 1.</summary>
+    public const string TraceSampleRatioKey = "Telemetry:TraceSampleRatio";
+
+    private const string AspNetCoreActivitySource = "Microsoft.AspNetCore";
+
     /// <param name="meterNames">Meters of the service itself (the router's, for instance), exported with the standard ones.</param>
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, params string[] meterNames)
+        where TBuilder : IHostApplicationBuilder => builder.AddServiceDefaults(ServerSpans.Instrumented, meterNames);
+
+    /// <param name="serverSpans">Where the per-request spans come from (<see cref="ServerSpans"/>).</param>
+    /// <param name="meterNames">Meters of the service itself (the router's, for instance), exported with the standard ones.</param>
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, ServerSpans serverSpans, params string[] meterNames)
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.ConfigureOpenTelemetry(meterNames);
+        builder.ConfigureOpenTelemetry(serverSpans, meterNames);
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -41,7 +51,7 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder, params string[] meterNames)
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder, ServerSpans serverSpans, params string[] meterNames)
         where TBuilder : IHostApplicationBuilder
     {
         builder.Logging.AddOpenTelemetry(logging =>
@@ -71,13 +81,30 @@ public static class ServiceDefaultsExtensions
                     return;
                 }
 
-                tracing.AddSource(builder.Environment.ApplicationName)
-                    .AddAspNetCoreInstrumentation(options =>
+                // Requests whose caller sampled the trace (traceparent), and Telemetry:TraceSampleRatio
+                // of the others, by trace id so that every service of a trace decides alike.
+                // OTEL_TRACES_SAMPLER, when set, replaces this sampler.
+                if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
+                {
+                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(TraceSampleRatio(builder.Configuration))));
+                }
+
+                tracing.AddSource(builder.Environment.ApplicationName);
+                if (serverSpans == ServerSpans.Sampled)
+                {
+                    // See ServerSpans.Sampled: the sampler decides before an Activity exists.
+                    tracing.AddSource(AspNetCoreActivitySource).AddProcessor(new RequestSpanProcessor());
+                }
+                else
+                {
+                    tracing.AddAspNetCoreInstrumentation(options =>
                         // Probes would otherwise fill the trace view.
                         options.Filter = context =>
                             !context.Request.Path.StartsWithSegments(HealthPath, StringComparison.OrdinalIgnoreCase)
-                            && !context.Request.Path.StartsWithSegments(AlivePath, StringComparison.OrdinalIgnoreCase))
-                    .AddHttpClientInstrumentation();
+                            && !context.Request.Path.StartsWithSegments(AlivePath, StringComparison.OrdinalIgnoreCase));
+                }
+
+                tracing.AddHttpClientInstrumentation();
             });
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
@@ -86,6 +113,23 @@ public static class ServiceDefaultsExtensions
         }
 
         return builder;
+    }
+
+    private static double TraceSampleRatio(IConfiguration configuration)
+    {
+        var value = configuration[TraceSampleRatioKey];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return 1.0;
+        }
+
+        if (!double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ratio)
+            || ratio is < 0 or > 1 || double.IsNaN(ratio))
+        {
+            throw new InvalidOperationException($"{TraceSampleRatioKey} must be a number from 0 to 1 (got '{value}').");
+        }
+
+        return ratio;
     }
 
     public static TBuilder AddDefaultHealthChecks<TBuilder>(this TBuilder builder)

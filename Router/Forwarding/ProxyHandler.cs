@@ -85,6 +85,7 @@ internal sealed partial class ProxyHandler
 
     public Task InvokeAsync(HttpContext context)
     {
+        RequestSpans.Attach(context);
         var debugHeaders = _debug && context.Request.Headers.ContainsKey("X-Debug");
         if (!debugHeaders && !_accessLog.IsEnabled)
         {

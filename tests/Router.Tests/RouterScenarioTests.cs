@@ -31,7 +31,7 @@ public abstract class RouterScenarioTests(RedisFixture fixture) : IAsyncLifetime
     }
 
     /// <summary>A router with <paramref name="defaults"/>, each overridden by <paramref name="settings"/>.</summary>
-    internal async Task<RunningRouter> StartRouterAsync(IDictionary<string, string?> defaults, (string Key, string Value)[] settings)
+    internal async Task<RunningRouter> StartRouterAsync(IDictionary<string, string?> defaults, (string Key, string Value)[] settings, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder>? configure = null)
     {
         var all = new Dictionary<string, string?>(defaults);
         foreach (var (key, value) in settings)
@@ -39,7 +39,7 @@ public abstract class RouterScenarioTests(RedisFixture fixture) : IAsyncLifetime
             all[key] = value;
         }
 
-        var router = await RunningRouter.StartAsync(fixture.Redis, all);
+        var router = await RunningRouter.StartAsync(fixture.Redis, all, configure: configure);
         _owned.Add(router);
         return router;
     }

@@ -36,7 +36,7 @@ internal sealed class RunningRouter : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static Task<RunningRouter> StartAsync(TestRedis redis, IDictionary<string, string?>? settings = null, string? prefix = null)
+    public static Task<RunningRouter> StartAsync(TestRedis redis, IDictionary<string, string?>? settings = null, string? prefix = null, Action<WebApplicationBuilder>? configure = null)
     {
         prefix ??= $"t{Guid.NewGuid():N}:";
         var config = new Dictionary<string, string?>
@@ -45,12 +45,16 @@ internal sealed class RunningRouter : IAsyncDisposable
             ["RouteStore:KeyPrefix"] = prefix,
             ["Router:Urls:0"] = "http://127.0.0.1:0",
             ["Router:RetryOnError"] = "3",
+            // Routers of parallel tests share this process's "Microsoft.AspNetCore" ActivitySource:
+            // none samples a request of its own accord, so TracingTests decide alone (a sampled
+            // traceparent is still honoured by all).
+            ["Telemetry:TraceSampleRatio"] = "0",
         };
-        return StartWithArgsAsync([], prefix, config, settings);
+        return StartWithArgsAsync([], prefix, config, settings, configure);
     }
 
     /// <summary>Starts the router as its command line would (e.g. <c>--config hipache.json</c>), management on an ephemeral port.</summary>
-    public static async Task<RunningRouter> StartWithArgsAsync(string[] args, string prefix, IDictionary<string, string?> config, IDictionary<string, string?>? settings = null)
+    public static async Task<RunningRouter> StartWithArgsAsync(string[] args, string prefix, IDictionary<string, string?> config, IDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
         if (TestForwarder.Configured is { } forwarder)
         {
@@ -68,6 +72,7 @@ internal sealed class RunningRouter : IAsyncDisposable
         {
             builder.Configuration.AddInMemoryCollection(config);
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            configure?.Invoke(builder);
         });
         await app.StartAsync();
         var listeners = app.Services.GetRequiredService<RouterListeners>();
@@ -89,14 +94,14 @@ internal sealed class RunningRouter : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends raw bytes to the routed port and reads until the server closes, or until
+    /// Sends raw bytes to the routed port (or <paramref name="port"/>) and reads until the server closes, or until
     /// <paramref name="until"/> has arrived (for answers on a connection kept open).
     /// </summary>
-    public async Task<string> RawAsync(string request, string? until = null)
+    public async Task<string> RawAsync(string request, string? until = null, int? port = null)
     {
         var ct = TestContext.Current.CancellationToken;
         using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(System.Net.IPAddress.Loopback, Port, ct);
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, port ?? Port, ct);
         var stream = client.GetStream();
         await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request), ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
