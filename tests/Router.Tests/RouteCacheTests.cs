@@ -33,6 +33,37 @@ public sealed class RouteCacheTests(RedisFixture fixture) : RouterScenarioTests(
     }
 
     [Fact]
+    public async Task A_dropped_subscription_ends_push_mode_at_once_and_a_change_it_missed_is_served_within_RouteCacheTtl()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        Assert.SkipUnless(redis.SupportsKeyspaceNotifications, "the store offers no keyspace notifications: poll mode only");
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?>
+        {
+            ["Router:StoreCheckInterval"] = "00:00:00.200",
+            ["Router:RouteCacheTtl"] = "00:00:00.500",
+        });
+        await router.WaitForCacheModeAsync("push");
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        var first = await StartBackendAsync("first");
+        var second = await StartBackendAsync("second");
+        await router.RpushAsync(db, "dropped.test", "dropped", first.Url);
+        Assert.Equal((200, "backend=first"), await router.GetTextAsync("dropped.test"));
+
+        // Every subscription connection on this Redis is cut; a write right after may reach the
+        // router's new subscription or fall in the gap: either way it must be served within
+        // RouteCacheTtl of the loss, not RouteCachePushTtl.
+        var feed = router.Services.GetRequiredService<ChangeFeed>();
+        var lostBefore = feed.LastPushLostAt;
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        await db.ListSetByIndexAsync(router.Prefix + "frontend:dropped.test", 1, second.Url);
+        await Poll.UntilAsync(() => Task.FromResult(feed.LastPushLostAt), at => at != lostBefore, TimeSpan.FromSeconds(5), "push mode to end when the subscription dropped");
+        await Poll.UntilAsync(() => router.GetTextAsync("dropped.test"), r => r.Body == "backend=second", TimeSpan.FromSeconds(3), "the change made while the subscription was cut");
+        await router.WaitForCacheModeAsync("push");
+    }
+
+    [Fact]
     public async Task In_push_mode_an_entry_outlives_RouteCacheTtl_and_a_plain_rpush_is_still_served_at_once()
     {
         await using var redis = await TestRedis.StartAsync();
