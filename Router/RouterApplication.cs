@@ -38,7 +38,8 @@ public static class RouterApplication
             sources.Insert(lastFile + 1, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = hipacheConfig.Settings });
         }
 
-        // A span per routed request only when sampled (Telemetry:TraceSampleRatio, appsettings.json).
+        // A span per routed request only when sampled (Telemetry:TraceSampleRatio, appsettings.json);
+        // ASP.NET Core's own per-request Activity stays off (and its hosting log at None).
         builder.AddServiceDefaults(ServerSpans.Sampled, RouterMetrics.MeterName);
         builder.AddRouteStore(unreachableStatus: Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded);
 
@@ -128,7 +129,6 @@ public static class RouterApplication
         // Everything that did not arrive on the management port is routed traffic: one branch,
         // no routing or endpoint middleware on the hot path.
         app.MapWhen(context => context.Connection.LocalPort != listeners.ManagementPort, routed => routed.Run(proxy.InvokeAsync));
-        app.UseRequestSpans();
         app.UseRouting();
         app.MapDefaultEndpoints();
         return app;

@@ -1,89 +1,92 @@
 using System.Diagnostics;
-using Microsoft.AspNetCore.Builder;
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using OpenTelemetry;
+using Microsoft.Extensions.Configuration;
 
 namespace Microsoft.Extensions.Hosting;
 
 /// <summary>
-/// HTTP tags for the spans of <see cref="ServerSpans.Sampled"/>: ASP.NET Core's own Activity
-/// carries none, so a sampled request's context is attached to it when the request starts and
-/// read back when it ends (<see cref="RequestSpanProcessor"/>). Unsampled requests pay one
-/// <see cref="Activity.Current"/> read.
+/// Server spans for <see cref="ServerSpans.Sampled"/>: the service decides per request, before
+/// anything is created, whether it gets one: every request whose caller sampled its trace
+/// (<c>traceparent</c> with the sampled flag), none whose caller did not, and
+/// <c>Telemetry:TraceSampleRatio</c> of those without a caller. OpenTelemetry's own samplers cannot
+/// do this: a dropped root still gets an unrecorded Activity (to carry its trace id), with
+/// Activity.Current and ExecutionContext changes, for every request.
 /// </summary>
-public static class RequestSpans
+public sealed class RequestSpans : IDisposable
 {
-    internal const string HostingActivityName = "Microsoft.AspNetCore.Hosting.HttpRequestIn";
-    internal const string ContextProperty = "Hipache.Aspire.HttpContext";
+    private const string TraceParent = "traceparent";
+    private const string TraceState = "tracestate";
 
-    /// <summary>Call at the start of a request. Health probes lose their span here.</summary>
-    public static void Attach(HttpContext context)
+    private readonly ActivitySource _source;
+    private readonly double _ratio;
+
+    public RequestSpans(IHostEnvironment environment, IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        if (Activity.Current is not { IsAllDataRequested: true } activity || activity.OperationName != HostingActivityName)
-        {
-            return;
-        }
-
-        var path = context.Request.Path;
-        if (path.StartsWithSegments(ServiceDefaultsExtensions.HealthPath, StringComparison.OrdinalIgnoreCase)
-            || path.StartsWithSegments(ServiceDefaultsExtensions.AlivePath, StringComparison.OrdinalIgnoreCase))
-        {
-            // Probes would otherwise fill the trace view: not recorded, so no processor or exporter sees it.
-            activity.IsAllDataRequested = false;
-            activity.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
-            return;
-        }
-
-        activity.SetCustomProperty(ContextProperty, context);
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(configuration);
+        // The service's own source, which ServiceDefaults has OpenTelemetry listen to.
+        _source = new ActivitySource(environment.ApplicationName);
+        _ratio = ServiceDefaultsExtensions.TraceSampleRatio(configuration);
     }
 
-    /// <summary><see cref="Attach"/> for every request of this pipeline.</summary>
-    public static IApplicationBuilder UseRequestSpans(this IApplicationBuilder app) =>
-        app.Use((context, next) =>
-        {
-            Attach(context);
-            return next(context);
-        });
-}
-
-/// <summary>
-/// Sets the semantic-convention HTTP tags on a sampled span as it ends, before the exporters
-/// run (it is registered ahead of them), while its HttpContext is still the request's.
-/// </summary>
-internal sealed class RequestSpanProcessor : BaseProcessor<Activity>
-{
-    public override void OnEnd(Activity data)
+    /// <summary>A started server span for this request, or null (not sampled, or no tracing).</summary>
+    public Activity? Start(HttpContext context)
     {
-        if (data.GetCustomProperty(RequestSpans.ContextProperty) is not HttpContext context)
+        ArgumentNullException.ThrowIfNull(context);
+        if (!_source.HasListeners())
         {
-            return;
+            return null;
         }
 
-        data.SetCustomProperty(RequestSpans.ContextProperty, null);
+        var headers = context.Request.Headers;
+        var traceparent = headers[TraceParent];
+        ActivityContext parent = default;
+        if (traceparent.Count == 1 && ActivityContext.TryParse(traceparent[0], headers[TraceState].ToString(), isRemote: true, out parent))
+        {
+            if ((parent.TraceFlags & ActivityTraceFlags.Recorded) == 0)
+            {
+                return null;
+            }
+        }
+        else if (_ratio <= 0 || (_ratio < 1 && Random.Shared.NextDouble() >= _ratio))
+        {
+            return null;
+        }
+
         var request = context.Request;
+        var activity = _source.StartActivity(request.Method, ActivityKind.Server, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("http.request.method", request.Method);
+            activity.SetTag("url.scheme", request.Scheme);
+            activity.SetTag("server.address", request.Host.Host);
+            activity.SetTag("url.path", request.Path.Value);
+            activity.SetTag("network.protocol.version", request.Protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? request.Protocol[5..] : request.Protocol);
+            activity.SetTag("user_agent.original", request.Headers.UserAgent.ToString());
+        }
+
+        return activity;
+    }
+
+    public void Dispose() => _source.Dispose();
+
+    /// <summary>Ends a span from <see cref="Start"/> with the response's status.</summary>
+    public static void Stop(Activity activity, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(activity);
+        ArgumentNullException.ThrowIfNull(context);
         var status = context.Response.StatusCode;
-        var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText;
-        data.DisplayName = route is null ? request.Method : $"{request.Method} {route}";
-        data.SetTag("http.request.method", request.Method);
-        data.SetTag("url.scheme", request.Scheme);
-        data.SetTag("server.address", request.Host.Host);
-        data.SetTag("network.protocol.version", request.Protocol.StartsWith("HTTP/", StringComparison.Ordinal) ? request.Protocol[5..] : request.Protocol);
-        data.SetTag("user_agent.original", request.Headers.UserAgent.ToString());
-        data.SetTag("http.response.status_code", status);
-        if (route is not null)
+        if (activity.IsAllDataRequested)
         {
-            data.SetTag("http.route", route);
+            activity.SetTag("http.response.status_code", status);
+            if (status >= 500)
+            {
+                activity.SetTag("error.type", status.ToString(CultureInfo.InvariantCulture));
+                activity.SetStatus(ActivityStatusCode.Error);
+            }
         }
 
-        if (status >= 500)
-        {
-            data.SetStatus(ActivityStatusCode.Error);
-            data.SetTag("error.type", status.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        // Last: a reader that finds the path finds every other tag.
-        data.SetTag("url.path", request.Path.Value);
+        activity.Stop();
     }
 }

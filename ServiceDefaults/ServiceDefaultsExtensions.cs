@@ -25,8 +25,6 @@ public static class ServiceDefaultsExtensions
     /// <summary>The share of requests without a sampled caller that get a span, 0 to 1.</summary>
     public const string TraceSampleRatioKey = "Telemetry:TraceSampleRatio";
 
-    private const string AspNetCoreActivitySource = "Microsoft.AspNetCore";
-
     /// <param name="meterNames">Meters of the service itself (the router's, for instance), exported with the standard ones.</param>
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, params string[] meterNames)
         where TBuilder : IHostApplicationBuilder => builder.AddServiceDefaults(ServerSpans.Instrumented, meterNames);
@@ -38,6 +36,11 @@ public static class ServiceDefaultsExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.ConfigureOpenTelemetry(serverSpans, meterNames);
+        if (serverSpans == ServerSpans.Sampled)
+        {
+            builder.Services.AddSingleton<RequestSpans>();
+        }
+
         builder.AddDefaultHealthChecks();
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -81,22 +84,26 @@ public static class ServiceDefaultsExtensions
                     return;
                 }
 
-                // Requests whose caller sampled the trace (traceparent), and Telemetry:TraceSampleRatio
-                // of the others, by trace id so that every service of a trace decides alike.
-                // OTEL_TRACES_SAMPLER, when set, replaces this sampler.
-                if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
-                {
-                    tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(TraceSampleRatio(builder.Configuration))));
-                }
-
                 tracing.AddSource(builder.Environment.ApplicationName);
                 if (serverSpans == ServerSpans.Sampled)
                 {
-                    // See ServerSpans.Sampled: the sampler decides before an Activity exists.
-                    tracing.AddSource(AspNetCoreActivitySource).AddProcessor(new RequestSpanProcessor());
+                    // RequestSpans decides before it starts a span; what it starts is recorded.
+                    // Spans under it (the forwarding client's) follow it; other roots are dropped.
+                    if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
+                    {
+                        tracing.SetSampler(new ParentBasedSampler(new DecidedServerSpanSampler()));
+                    }
                 }
                 else
                 {
+                    // Requests whose caller sampled the trace (traceparent), and Telemetry:TraceSampleRatio
+                    // of the others, by trace id so that every service of a trace decides alike.
+                    // OTEL_TRACES_SAMPLER, when set, replaces this sampler.
+                    if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
+                    {
+                        tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(TraceSampleRatio(builder.Configuration))));
+                    }
+
                     tracing.AddAspNetCoreInstrumentation(options =>
                         // Probes would otherwise fill the trace view.
                         options.Filter = context =>
@@ -115,7 +122,7 @@ public static class ServiceDefaultsExtensions
         return builder;
     }
 
-    private static double TraceSampleRatio(IConfiguration configuration)
+    internal static double TraceSampleRatio(IConfiguration configuration)
     {
         var value = configuration[TraceSampleRatioKey];
         if (string.IsNullOrWhiteSpace(value))

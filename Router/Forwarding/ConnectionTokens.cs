@@ -36,11 +36,19 @@ internal static class ConnectionTokens
     /// <summary>True when <paramref name="connection"/> names a header beyond keep-alive, close and upgrade.</summary>
     public static bool NamesAny(StringValues connection)
     {
+        // Every request with a Connection header asks this: a span scan, no iterator.
         foreach (var value in connection)
         {
-            foreach (var _ in Tokens(value))
+            var rest = value.AsSpan();
+            while (!rest.IsEmpty)
             {
-                return true;
+                var comma = rest.IndexOf(',');
+                if (NamesHeader(comma < 0 ? rest : rest[..comma]))
+                {
+                    return true;
+                }
+
+                rest = comma < 0 ? default : rest[(comma + 1)..];
             }
         }
 
@@ -76,16 +84,23 @@ internal static class ConnectionTokens
         {
             var comma = value.IndexOf(',', start);
             var end = comma < 0 ? value.Length : comma;
-            var token = value.AsSpan(start, end - start).Trim();
-            if (!token.IsEmpty
-                && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
-                && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
-                && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase))
+            var token = value.AsSpan(start, end - start);
+            if (NamesHeader(token))
             {
-                yield return token.ToString();
+                yield return token.Trim().ToString();
             }
 
             start = end + 1;
         }
+    }
+
+    /// <summary>A token other than keep-alive, close and upgrade names a header.</summary>
+    private static bool NamesHeader(ReadOnlySpan<char> token)
+    {
+        token = token.Trim();
+        return !token.IsEmpty
+            && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+            && !token.Equals("close", StringComparison.OrdinalIgnoreCase)
+            && !token.Equals("upgrade", StringComparison.OrdinalIgnoreCase);
     }
 }

@@ -33,6 +33,7 @@ internal sealed class ForwardedHeaders
     // Hipache mode: set-only-if-absent headers (Q9), ::ffff: addresses (Q10), fixed ports (Q8).
     private readonly bool _hipache;
     private readonly IPNetwork[] _trustedProxies;
+    private volatile PortString? _lastPort;
 
     public ForwardedHeaders(IOptions<RouterOptions> options)
     {
@@ -72,13 +73,21 @@ internal sealed class ForwardedHeaders
         return new Decision(client, proto, port, mode);
     }
 
-    private static string PortText(int port) => port switch
+    private string PortText(int port)
     {
-        80 => "80",
-        443 => "443",
-        8080 => "8080",
-        _ => port.ToString(CultureInfo.InvariantCulture),
-    };
+        // A router listens on a few ports: the text of the last one is kept, not made per request.
+        var last = _lastPort;
+        if (last is not null && last.Port == port)
+        {
+            return last.Text;
+        }
+
+        var text = port.ToString(CultureInfo.InvariantCulture);
+        _lastPort = new PortString(port, text);
+        return text;
+    }
+
+    private sealed record PortString(int Port, string Text);
 
     private bool IsTrusted(IPAddress? address)
     {

@@ -30,6 +30,7 @@ internal sealed partial class ProxyHandler
     private readonly AccessLogWriter _accessLog;
     private readonly FrontendConcurrencyLimiter _limiter;
     private readonly ILogger<ProxyHandler> _logger;
+    private readonly RequestSpans _spans;
     private readonly ForwarderRequestConfig _requestConfig;
     private readonly int _retryOnError;
     private readonly int _unknownHostStatus;
@@ -50,9 +51,11 @@ internal sealed partial class ProxyHandler
         RouterMetrics metrics,
         AccessLogWriter accessLog,
         FrontendConcurrencyLimiter limiter,
+        RequestSpans spans,
         IOptions<RouterOptions> options,
         ILogger<ProxyHandler> logger)
     {
+        _spans = spans;
         _forwarder = forwarder;
         _native = options.Value.Forwarder == ForwarderKind.Native ? native : null;
         _client = client.Invoker;
@@ -85,7 +88,24 @@ internal sealed partial class ProxyHandler
 
     public Task InvokeAsync(HttpContext context)
     {
-        RequestSpans.Attach(context);
+        var span = _spans.Start(context);
+        return span is null ? HandleRequestAsync(context) : TracedAsync(context, span);
+    }
+
+    private async Task TracedAsync(HttpContext context, Activity span)
+    {
+        try
+        {
+            await HandleRequestAsync(context).ConfigureAwait(false);
+        }
+        finally
+        {
+            RequestSpans.Stop(span, context);
+        }
+    }
+
+    private Task HandleRequestAsync(HttpContext context)
+    {
         var debugHeaders = _debug && context.Request.Headers.ContainsKey("X-Debug");
         if (!debugHeaders && !_accessLog.IsEnabled)
         {

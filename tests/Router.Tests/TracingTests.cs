@@ -7,9 +7,9 @@ using OpenTelemetry.Trace;
 namespace Hipache.Aspire.Router.Tests;
 
 /// <summary>
-/// Spans of routed requests (ServiceDefaults' RequestSpanSampler on ASP.NET Core's own
-/// ActivitySource): a caller's sampled trace always gets the router's span, an unsampled one never,
-/// requests without a caller at Telemetry:TraceSampleRatio; traceparent reaches the backend.
+/// Spans of routed requests (ServiceDefaults' RequestSpans, decided before anything is created): a
+/// caller's sampled trace always gets the router's span, an unsampled one never, requests without a
+/// caller at Telemetry:TraceSampleRatio; the trace reaches the backend.
 /// </summary>
 public sealed class TracingTests(RedisFixture fixture) : RouterScenarioTests(fixture)
 {
@@ -44,17 +44,19 @@ public sealed class TracingTests(RedisFixture fixture) : RouterScenarioTests(fix
         Assert.Equal(ActivityKind.Server, span.Kind);
         Assert.Equal("GET", span.GetTagItem("http.request.method"));
         Assert.Equal(200, Convert.ToInt32(span.GetTagItem("http.response.status_code"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("traced.test", span.GetTagItem("server.address"));
         lock (seen)
         {
-            Assert.Contains(seen, t => t.Contains(traceId.ToHexString(), StringComparison.Ordinal));
+            // The trace goes on at the backend (the YARP path makes its own client span the parent).
+            Assert.Contains(seen, t => t.StartsWith($"00-{traceId.ToHexString()}-", StringComparison.Ordinal) && t.EndsWith("-01", StringComparison.Ordinal));
         }
     }
 
     [Fact]
     public async Task Unsampled_callers_and_requests_without_one_get_no_span_at_ratio_zero_and_every_one_at_ratio_one()
     {
-        // One router at a time: routers in one process share ASP.NET Core's ActivitySource, and
-        // one that samples a request makes it recorded for every exporter in the process.
+        // One router at a time: routers in one process share an ActivitySource name, so each
+        // exporter in the process sees what any of them records.
         var backend = await StartBackendAsync("untraced", context => context.Response.WriteAsync("ok"));
         var unsampled = $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-00";
         var sampled = $"00-{ActivityTraceId.CreateRandom().ToHexString()}-{ActivitySpanId.CreateRandom().ToHexString()}-01";
@@ -78,17 +80,24 @@ public sealed class TracingTests(RedisFixture fixture) : RouterScenarioTests(fix
     }
 
     [Fact]
-    public async Task Health_probes_get_no_span()
+    public async Task Requests_to_the_management_listener_get_no_span()
     {
         var spans = new SpanList();
+        var backend = await StartBackendAsync("managed", context => context.Response.WriteAsync("ok"));
         var router = await StartRouterAsync(new Dictionary<string, string?> { ["Telemetry:TraceSampleRatio"] = "1" }, [], Exporting(spans));
+        await router.RpushAsync(Db, "managed.test", "managed", backend.Url);
         Assert.StartsWith("HTTP/1.1 200", await GetRawAsync(router, "localhost", "/health", traceparent: null, router.ManagementPort), StringComparison.Ordinal);
         Assert.StartsWith("HTTP/1.1 200", await GetRawAsync(router, "localhost", "/alive", traceparent: null, router.ManagementPort), StringComparison.Ordinal);
-        var marker = $"/marker-{Guid.NewGuid():N}";
-        await GetRawAsync(router, "localhost", marker, traceparent: null, router.ManagementPort);
-        await Poll.UntilAsync(() => Task.FromResult(Find(spans, marker)), s => s is not null, what: "the span of a non-probe request on the management port");
+        var elsewhere = $"/elsewhere-{Guid.NewGuid():N}";
+        await GetRawAsync(router, "localhost", elsewhere, traceparent: null, router.ManagementPort);
+
+        // A routed request after them: once its span is here, theirs would be too.
+        var marker = $"/routed-{Guid.NewGuid():N}";
+        Assert.StartsWith("HTTP/1.1 200", await GetRawAsync(router, "managed.test", marker, traceparent: null), StringComparison.Ordinal);
+        await Poll.UntilAsync(() => Task.FromResult(Find(spans, marker)), s => s is not null, what: "the span of the routed request");
         Assert.Null(Find(spans, "/health"));
         Assert.Null(Find(spans, "/alive"));
+        Assert.Null(Find(spans, elsewhere));
     }
 
     /// <summary>

@@ -50,6 +50,9 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>The response head of the current exchange, parsed in place.</summary>
     public ResponseHead Head { get; } = new();
 
+    /// <summary>This connection's recent response header values, reused as strings.</summary>
+    public HeaderValueCache HeaderValues { get; } = new();
+
     /// <summary>Relays response bodies from this connection's buffer.</summary>
     public ResponseBodyCopier Body => _body ??= new ResponseBodyCopier(this);
 

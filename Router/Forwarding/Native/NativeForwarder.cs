@@ -62,7 +62,7 @@ internal sealed partial class NativeForwarder
             && !HttpMethods.IsConnect(request.Method);
     }
 
-    public async Task<ForwardOutcome> SendAsync(HttpContext context, BackendAddress backend, BodyReadTracker? body)
+    public async ValueTask<ForwardOutcome> SendAsync(HttpContext context, BackendAddress backend, BodyReadTracker? body)
     {
         var pool = _pools.For(backend);
         var aborted = context.RequestAborted;
@@ -176,7 +176,7 @@ internal sealed partial class NativeForwarder
                 return Failed(ex, nothingReceived: !received && ex is not TimeoutException and not InvalidDataException, aborted);
             }
 
-            CopyHead(context, connection.Buffered[..headLength], response);
+            CopyHead(context, connection.Buffered[..headLength], response, connection.HeaderValues);
             connection.Consume(headLength);
             var copied = false;
             try
@@ -222,7 +222,7 @@ internal sealed partial class NativeForwarder
     }
 
     /// <summary>Status, reason and headers onto the client's response, hop-by-hop and Connection-named ones dropped.</summary>
-    private void CopyHead(HttpContext context, ReadOnlySpan<byte> head, ResponseHead response)
+    private void CopyHead(HttpContext context, ReadOnlySpan<byte> head, ResponseHead response, HeaderValueCache values)
     {
         var target = context.Response;
         target.StatusCode = response.Status;
@@ -251,7 +251,7 @@ internal sealed partial class NativeForwarder
                 continue;
             }
 
-            headers.Append(ResponseHeaderNames.Get(name), Encoding.ASCII.GetString(head.Slice(slot.ValueStart, slot.ValueLength)));
+            headers.Append(ResponseHeaderNames.Get(name), values.Get(head.Slice(slot.ValueStart, slot.ValueLength)));
         }
 
         if (response.ContentLength >= 0)
