@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using Hipache.Aspire.Router.Configuration;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace Hipache.Aspire.Router.Forwarding;
 
@@ -25,7 +23,10 @@ internal sealed class ForwarderClient : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
-            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            // Pass-through, as the native path: the caller's traceparent/tracestate reach the backend
+            // unchanged. Injecting would replace them with the client activity's, a new trace
+            // whenever the router did not sample the request (RequestSpans).
+            ActivityHeadersPropagator = null,
             ConnectTimeout = connectTimeout,
             MaxConnectionsPerServer = o.MaxSockets,
             // httpKeepAlive false: a fresh connection per request, as Hipache's docs promise.

@@ -9,7 +9,7 @@ namespace Hipache.Aspire.Router.Tests;
 /// <summary>
 /// Spans of routed requests (ServiceDefaults' RequestSpans, decided before anything is created): a
 /// caller's sampled trace always gets the router's span, an unsampled one never, requests without a
-/// caller at Telemetry:TraceSampleRatio; the trace reaches the backend.
+/// caller at Telemetry:TraceSampleRatio; traceparent reaches the backend unchanged.
 /// </summary>
 public sealed class TracingTests(RedisFixture fixture) : RouterScenarioTests(fixture)
 {
@@ -47,8 +47,32 @@ public sealed class TracingTests(RedisFixture fixture) : RouterScenarioTests(fix
         Assert.Equal("traced.test", span.GetTagItem("server.address"));
         lock (seen)
         {
-            // The trace goes on at the backend (the YARP path makes its own client span the parent).
-            Assert.Contains(seen, t => t.StartsWith($"00-{traceId.ToHexString()}-", StringComparison.Ordinal) && t.EndsWith("-01", StringComparison.Ordinal));
+            // Passed through unchanged on either forwarding path.
+            Assert.Contains(sampled, seen);
+        }
+    }
+
+    [Fact]
+    public async Task An_unsampled_callers_traceparent_reaches_the_backend_unchanged()
+    {
+        var seen = new List<string>();
+        var backend = await StartBackendAsync("carried", context =>
+        {
+            lock (seen)
+            {
+                seen.Add(context.Request.Headers["traceparent"].ToString());
+            }
+
+            return context.Response.WriteAsync("carried");
+        });
+        var router = await StartRouterAsync(new Dictionary<string, string?> { ["Telemetry:TraceSampleRatio"] = "1" }, []);
+        await router.RpushAsync(Db, "carried.test", "carried", backend.Url);
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        var unsampled = $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-00";
+        Assert.StartsWith("HTTP/1.1 200", await GetRawAsync(router, "carried.test", "/", unsampled), StringComparison.Ordinal);
+        lock (seen)
+        {
+            Assert.Contains(unsampled, seen);
         }
     }
 
