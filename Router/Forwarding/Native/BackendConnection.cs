@@ -164,8 +164,13 @@ internal sealed class BackendConnection : IDisposable
         }
     }
 
-    /// <summary>Receives more bytes after what is buffered; 0 when the backend closed.</summary>
-    public async ValueTask<int> ReceiveAsync()
+    /// <summary>
+    /// Receives more bytes after what is buffered: pass the count to <see cref="Received"/> (0 when
+    /// the backend closed). Not an async method, so that a receive costs no state machine of its
+    /// own; when the activity timer cancels it, it throws OperationCanceledException, which
+    /// <see cref="AsTimeout"/> turns into the TimeoutException it stands for.
+    /// </summary>
+    public ValueTask<int> ReceiveAsync()
     {
         if (_start == _end)
         {
@@ -184,20 +189,20 @@ internal sealed class BackendConnection : IDisposable
             _start = 0;
         }
 
-        int read;
-        try
-        {
-            read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _cancel.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (TimedOut)
-        {
-            throw new TimeoutException($"The backend sent nothing for {_activityTimeout}.");
-        }
+        return _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _cancel.Token);
+    }
 
+    /// <summary>Records what <see cref="ReceiveAsync"/> received; returns it.</summary>
+    public int Received(int read)
+    {
         _end += read;
         Touch();
         return read;
     }
+
+    /// <summary>A cancellation by the activity timer as the timeout it is; any other exception as it is.</summary>
+    public Exception AsTimeout(Exception exception) =>
+        exception is OperationCanceledException && TimedOut ? new TimeoutException($"The backend sent nothing for {_activityTimeout}.", exception) : exception;
 
     public void Consume(int count) => _start += count;
 

@@ -62,47 +62,50 @@ internal sealed partial class NativeForwarder
             && !HttpMethods.IsConnect(request.Method);
     }
 
-    public async ValueTask<ForwardOutcome> SendAsync(HttpContext context, BackendAddress backend, BodyReadTracker? body)
+    /// <summary>One attempt on one backend: a pooled connection (or a new one), the exchange, the connection back to its pool.</summary>
+    /// <param name="fresh">A new connection, not a pooled one (the keep-alive race's second try).</param>
+    public ValueTask<ForwardOutcome> SendAsync(HttpContext context, BackendAddress backend, BodyReadTracker? body, bool fresh = false)
     {
         var pool = _pools.For(backend);
-        var aborted = context.RequestAborted;
         // A request with a body cannot go again once its body started: make sure of the connection first.
-        var probe = body is not null;
-        for (var fresh = !_keepAlive; ; fresh = true)
-        {
-            BackendConnection connection;
-            try
-            {
-                connection = await pool.AcquireAsync(fresh, probe, _connectTimeout, _activityTimeout, aborted).ConfigureAwait(false);
-            }
-            catch (BackendConnectException ex)
-            {
-                return new ForwardOutcome(ForwarderError.Request, ex.InnerException, ConnectFailed: true);
-            }
-            catch (TimeoutException ex)
-            {
-                return new ForwardOutcome(ForwarderError.RequestTimedOut, ex, ConnectFailed: false);
-            }
-            catch (OperationCanceledException ex) when (aborted.IsCancellationRequested)
-            {
-                return new ForwardOutcome(ForwarderError.RequestCanceled, ex, ConnectFailed: false);
-            }
-
-            var reused = connection.Reused;
-            var exchange = await ExchangeAsync(context, connection).ConfigureAwait(false);
-            pool.Release(connection, exchange.Reusable);
-            if (exchange.NothingReceived && reused && body is not { Started: true } && !aborted.IsCancellationRequested)
-            {
-                LogStaleConnection(_logger, backend.HostAndPort, exchange.Outcome.Exception?.Message ?? string.Empty);
-                continue;
-            }
-
-            return exchange.Outcome;
-        }
+        var acquire = pool.AcquireAsync(fresh || !_keepAlive, probe: body is not null, _connectTimeout, _activityTimeout, context.RequestAborted);
+        // A pooled connection is there at once: no state machine of its own for this layer.
+        return acquire.IsCompletedSuccessfully
+            ? ExchangeAsync(context, pool, backend, acquire.Result, body)
+            : AcquireThenExchangeAsync(context, pool, backend, acquire, body);
     }
 
-    private async ValueTask<Exchange> ExchangeAsync(HttpContext context, BackendConnection connection)
+    private async ValueTask<ForwardOutcome> AcquireThenExchangeAsync(HttpContext context, BackendConnectionPool pool, BackendAddress backend, ValueTask<BackendConnection> acquire, BodyReadTracker? body)
     {
+        BackendConnection connection;
+        try
+        {
+            connection = await acquire.ConfigureAwait(false);
+        }
+        catch (BackendConnectException ex)
+        {
+            return new ForwardOutcome(ForwarderError.Request, ex.InnerException, ConnectFailed: true);
+        }
+        catch (TimeoutException ex)
+        {
+            return new ForwardOutcome(ForwarderError.RequestTimedOut, ex, ConnectFailed: false);
+        }
+        catch (OperationCanceledException ex) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return new ForwardOutcome(ForwarderError.RequestCanceled, ex, ConnectFailed: false);
+        }
+
+        return await ExchangeAsync(context, pool, backend, connection, body).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One exchange on <paramref name="connection"/>, which goes back to <paramref name="pool"/> at
+    /// its one exit (after EndExchange, so that the next user's exchange is never touched).
+    /// </summary>
+    private async ValueTask<ForwardOutcome> ExchangeAsync(HttpContext context, BackendConnectionPool pool, BackendAddress backend, BackendConnection connection, BodyReadTracker? body)
+    {
+        var reused = connection.Reused;
+        Exchange exchange;
         var request = context.Request;
         var aborted = context.RequestAborted;
         // Kestrel accepted the request, so a Transfer-Encoding it has is chunked (and won over any Content-Length).
@@ -119,7 +122,8 @@ internal sealed partial class NativeForwarder
             }
             catch (Exception ex) when (IsBackendFault(ex))
             {
-                return Failed(ex, nothingReceived: true, aborted);
+                exchange = Failed(ex, nothingReceived: true, aborted);
+                goto Done;
             }
             finally
             {
@@ -138,7 +142,7 @@ internal sealed partial class NativeForwarder
                     headLength = ResponseHeadParser.TryParse(connection.Buffered, headRequest, response);
                     if (headLength == 0)
                     {
-                        if (await connection.ReceiveAsync().ConfigureAwait(false) == 0)
+                        if (connection.Received(await connection.ReceiveAsync().ConfigureAwait(false)) == 0)
                         {
                             throw new IOException(received
                                 ? "The backend closed the connection inside its response head."
@@ -159,8 +163,9 @@ internal sealed partial class NativeForwarder
                     connection.Consume(headLength);
                 }
             }
-            catch (Exception ex) when (IsBackendFault(ex))
+            catch (Exception caught) when (IsBackendFault(caught))
             {
+                var ex = connection.AsTimeout(caught);
                 if (bodyTask is not null)
                 {
                     var bodyFailedFirst = connection.AbortedBecause == AbortReason.RequestBodyFailed;
@@ -169,11 +174,13 @@ internal sealed partial class NativeForwarder
                     if (bodyFailedFirst)
                     {
                         // The client's body failed (a bad chunk, too slow, gone) and stopped the wait: its fault, not the backend's.
-                        return new Exchange(new ForwardOutcome(sent.Error, sent.Exception, ConnectFailed: false), Reusable: false, NothingReceived: false);
+                        exchange = new Exchange(new ForwardOutcome(sent.Error, sent.Exception, ConnectFailed: false), Reusable: false, NothingReceived: false);
+                        goto Done;
                     }
                 }
 
-                return Failed(ex, nothingReceived: !received && ex is not TimeoutException and not InvalidDataException, aborted);
+                exchange = Failed(ex, nothingReceived: !received && ex is not TimeoutException and not InvalidDataException, aborted);
+                goto Done;
             }
 
             CopyHead(context, connection.Buffered[..headLength], response, connection.HeaderValues);
@@ -187,12 +194,14 @@ internal sealed partial class NativeForwarder
             catch (ClientWriteException ex)
             {
                 await AbandonBodyAsync(connection, bodyTask).ConfigureAwait(false);
-                return new Exchange(new ForwardOutcome(aborted.IsCancellationRequested ? ForwarderError.ResponseBodyCanceled : ForwarderError.ResponseBodyClient, ex.InnerException ?? ex, false), false, false);
+                exchange = new Exchange(new ForwardOutcome(aborted.IsCancellationRequested ? ForwarderError.ResponseBodyCanceled : ForwarderError.ResponseBodyClient, ex.InnerException ?? ex, false), false, false);
+                goto Done;
             }
             catch (Exception ex) when (IsBackendFault(ex))
             {
                 await AbandonBodyAsync(connection, bodyTask).ConfigureAwait(false);
-                return new Exchange(new ForwardOutcome(aborted.IsCancellationRequested ? ForwarderError.ResponseBodyCanceled : ForwarderError.ResponseBodyDestination, ex, false), false, false);
+                exchange = new Exchange(new ForwardOutcome(aborted.IsCancellationRequested ? ForwarderError.ResponseBodyCanceled : ForwarderError.ResponseBodyDestination, ex, false), false, false);
+                goto Done;
             }
 
             var reusable = copied && _keepAlive && response.Reusable && connection.BufferedCount == 0;
@@ -213,12 +222,24 @@ internal sealed partial class NativeForwarder
                 reusable &= sent.Error == ForwarderError.None;
             }
 
-            return new Exchange(ForwardOutcome.Success, reusable, NothingReceived: false);
+            exchange = new Exchange(ForwardOutcome.Success, reusable, NothingReceived: false);
+            goto Done;
         }
         finally
         {
             connection.EndExchange();
         }
+
+    Done:
+        pool.Release(connection, exchange.Reusable);
+        if (exchange.NothingReceived && reused && body is not { Started: true } && !aborted.IsCancellationRequested)
+        {
+            // The keep-alive race: nothing of the request can have been taken; it goes again on a new connection.
+            LogStaleConnection(_logger, backend.HostAndPort, exchange.Outcome.Exception?.Message ?? string.Empty);
+            return await SendAsync(context, backend, body, fresh: true).ConfigureAwait(false);
+        }
+
+        return exchange.Outcome;
     }
 
     /// <summary>Status, reason and headers onto the client's response, hop-by-hop and Connection-named ones dropped.</summary>

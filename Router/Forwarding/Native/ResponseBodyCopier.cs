@@ -56,7 +56,14 @@ internal sealed class ResponseBodyCopier(BackendConnection connection)
             await FlushAsync(writer).ConfigureAwait(false);
         }
 
-        return await connection.ReceiveAsync().ConfigureAwait(false);
+        try
+        {
+            return connection.Received(await connection.ReceiveAsync().ConfigureAwait(false));
+        }
+        catch (OperationCanceledException ex) when (connection.TimedOut)
+        {
+            throw connection.AsTimeout(ex);
+        }
     }
 
     private async ValueTask CopyExactlyAsync(long length, PipeWriter writer, string framing)
