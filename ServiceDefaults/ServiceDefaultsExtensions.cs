@@ -85,25 +85,20 @@ public static class ServiceDefaultsExtensions
                 }
 
                 tracing.AddSource(builder.Environment.ApplicationName);
-                if (serverSpans == ServerSpans.Sampled)
+                // OTEL_TRACES_SAMPLER, when set, replaces the sampler chosen here.
+                if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
                 {
-                    // RequestSpans decides before it starts a span; what it starts is recorded.
-                    // Spans under it (the forwarding client's) follow it; other roots are dropped.
-                    if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
-                    {
-                        tracing.SetSampler(new ParentBasedSampler(new DecidedServerSpanSampler()));
-                    }
+                    tracing.SetSampler(new ParentBasedSampler(serverSpans == ServerSpans.Sampled
+                        // RequestSpans decides before it starts a span; what it starts is recorded.
+                        // Spans under it (the forwarding client's) follow it; other roots are dropped.
+                        ? new DecidedServerSpanSampler()
+                        // Requests whose caller sampled the trace (traceparent), and Telemetry:TraceSampleRatio
+                        // of the others, by trace id so that every service of a trace decides alike.
+                        : new TraceIdRatioBasedSampler(TraceSampleRatio(builder.Configuration))));
                 }
-                else
-                {
-                    // Requests whose caller sampled the trace (traceparent), and Telemetry:TraceSampleRatio
-                    // of the others, by trace id so that every service of a trace decides alike.
-                    // OTEL_TRACES_SAMPLER, when set, replaces this sampler.
-                    if (string.IsNullOrWhiteSpace(builder.Configuration["OTEL_TRACES_SAMPLER"]))
-                    {
-                        tracing.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(TraceSampleRatio(builder.Configuration))));
-                    }
 
+                if (serverSpans == ServerSpans.Instrumented)
+                {
                     tracing.AddAspNetCoreInstrumentation(options =>
                         // Probes would otherwise fill the trace view.
                         options.Filter = context =>
