@@ -4,10 +4,15 @@
 # Starts a backend (nginx), a fresh Redis, loads N frontends into it with BenchTools (through
 # RouteStore's RouteWriter), then for each route cache bound in CACHE_SIZES starts the published
 # router and measures:
-#   warm-up  WARMUP s of random Hosts over the first N-COLD_HOSTS hosts (JIT, cache filled to its bound)
+#   warm-up  WARMUP s of random Hosts over the first N-COLD_HOSTS hosts (JIT, cache filled to its bound);
+#            WARMUP_ORDER=sequential requests those hosts in order instead, so that every one of
+#            them is cached once WARMUP is long enough (~N / miss rate seconds)
 #   hot      HOT_SECONDS s, one connection, always the same host: the floor (a cache hit)
 #   cold     COLD_SECONDS s, one connection, each request a host never requested before (the last
 #            COLD_HOSTS hosts, in order): the first-request latency of a cold host
+#   fill     with WARMUP_ORDER=sequential only: FILL_SECONDS s, CONNS connections, the cold hosts in
+#            order, so that the random phase runs on a fully warm table of all N hosts
+#   one-host ONE_HOST_SECONDS s (default DURATION), CONNS connections, always the same host: the one-vhost figure of this run
 #   random   DURATION s, CONNS connections, a random Host over all N hosts: req/s, latency, cache
 #            hit rate (dotnet-counters on the meter Hipache.Aspire.Router), CPU per request
 # and the router's RSS once a second (VmRSS) and its peak (VmHWM).
@@ -23,10 +28,13 @@ N=${N:-1000000}
 COLD_HOSTS=${COLD_HOSTS:-50000}
 CACHE_SIZES=${CACHE_SIZES:-"100000 10000"}
 WARMUP=${WARMUP:-30}
+WARMUP_ORDER=${WARMUP_ORDER:-random}
+FILL_SECONDS=${FILL_SECONDS:-10}
 HOT_SECONDS=${HOT_SECONDS:-5}
 COLD_SECONDS=${COLD_SECONDS:-5}
 COLD_CONNS=${COLD_CONNS:-1}
 DURATION=${DURATION:-40}
+ONE_HOST_SECONDS=${ONE_HOST_SECONDS:-$DURATION}
 CONNS=${CONNS:-64}
 ROUTER_ENV=${ROUTER_ENV:-}          # extra VAR=value settings for every router, e.g. Router__RouteCacheTtl=00:01:00
 COUNTERS=${COUNTERS:-$HOME/.dotnet/tools/dotnet-counters}
@@ -75,6 +83,37 @@ REDIS_MEM=$(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory_huma
 KEYS=$(redis-cli -p "$REDIS_PORT" dbsize)
 log "loaded: $LOAD_LINE; redis dbsize $KEYS, used_memory $REDIS_MEM"
 
+# measured PHASE LABEL LO HI SECONDS: SECONDS s of CONNS connections, random Host in [LO, HI), with the
+# router's counters, CPU and RSS; one row of $OUT.
+measured() {
+  local phase=$1 label=$2 lo=$3 hi=$4 seconds=$5
+  echo "$phase" >"$PHASE_FILE"
+  local csv=$WORKDIR/counters-$phase-$SIZE.csv
+  local rss0 r0 d0 t0 r1 d1 t1 rss1 hits misses evict hwm rssmax counters_pid
+  rss0=$(rss_kb "$ROUTER_PID" VmRSS)
+  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router,System.Runtime --refresh-interval 1 \
+    --format csv -o "$csv" --duration "$(hms $((seconds + 1)))" >"$WORKDIR/counters-$phase-$SIZE.log" 2>&1 &
+  counters_pid=$!; PIDS+=("$counters_pid")
+  sleep 1   # the session must be up before the measured load starts
+  r0=$(cpu_ticks "$ROUTER_PID"); d0=$(cpu_ticks "$REDIS_PID"); t0=$(date +%s%N)
+  run_wrk "$phase-$SIZE" "$CONNS" "$seconds" scale-random.lua "$lo" "$hi"
+  r1=$(cpu_ticks "$ROUTER_PID"); d1=$(cpu_ticks "$REDIS_PID"); t1=$(date +%s%N)
+  rss1=$(rss_kb "$ROUTER_PID" VmRSS)
+  wait "$counters_pid" 2>/dev/null || true
+  hits=$(counter_sum "$csv" hipache.router.route_cache.hits)
+  misses=$(counter_sum "$csv" hipache.router.route_cache.misses)
+  evict=$(counter_sum "$csv" hipache.router.route_cache.evictions)
+  hwm=$(rss_kb "$ROUTER_PID" VmHWM)
+  rssmax=$(awk -F'\t' -v p="$phase" '$2 == p && $3 > m { m = $3 } END { print m + 0 }' "$RSS_LOG")
+  awk -v s="$SIZE" -v label="$label" -v rps="$W_RPS" -v p50="$W_P50" -v p99="$W_P99" -v p999="$W_P999" -v mx="$W_MAX" -v st="$W_err_status" \
+      -v se="$W_SOCKERR" -v h="$hits" -v m="$misses" -v ev="$evict" -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" \
+      -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v n="$W_requests" -v a="$rss0" -v b="$rss1" -v mxr="$rssmax" -v hwm="$hwm" 'BEGIN {
+    wall = (t1 - t0) / 1e9; rc = (r1 - r0) / hz; dc = (d1 - d0) / hz
+    printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\n",
+      s, label, rps, p50, p99, p999, mx, st, se, h, m, (h + m > 0 ? 100 * h / (h + m) : 0), ev,
+      100 * rc / wall, 100 * dc / wall, 1e6 * (rc + dc) / n, a / 1024, b / 1024, mxr / 1024, hwm / 1024 }' >>"$OUT"
+}
+
 for SIZE in $CACHE_SIZES; do
   log "router with Router:RouteCacheSize=$SIZE"
   read -r -a extra <<<"$ROUTER_ENV"
@@ -94,7 +133,11 @@ for SIZE in $CACHE_SIZES; do
   SAMPLER=$!; PIDS+=("$SAMPLER")
 
   echo warmup >"$PHASE_FILE"
-  run_wrk "warmup-$SIZE" "$CONNS" "$WARMUP" scale-random.lua 0 $((N - COLD_HOSTS))
+  case $WARMUP_ORDER in
+    random) run_wrk "warmup-$SIZE" "$CONNS" "$WARMUP" scale-random.lua 0 $((N - COLD_HOSTS)) ;;
+    sequential) run_wrk "warmup-$SIZE" "$CONNS" "$WARMUP" scale-cold.lua 0 $((N - COLD_HOSTS)) ;;
+    *) die "WARMUP_ORDER is random or sequential" ;;
+  esac
   printf '%s\twarmup\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
   # GC activity over the two low-concurrency phases, to tell a GC pause from the miss path in their tails.
@@ -111,37 +154,23 @@ for SIZE in $CACHE_SIZES; do
   printf '%s\tcold (%s conn, new host each)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$COLD_CONNS" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
   wait "$GC_PID" 2>/dev/null || true
-  echo random >"$PHASE_FILE"
-  CSV=$WORKDIR/counters-$SIZE.csv
-  RSS0=$(rss_kb "$ROUTER_PID" VmRSS)
-  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters Hipache.Aspire.Router,System.Runtime --refresh-interval 1 \
-    --format csv -o "$CSV" --duration "$(hms $((DURATION + 1)))" >"$WORKDIR/counters-$SIZE.log" 2>&1 &
-  COUNTERS_PID=$!; PIDS+=("$COUNTERS_PID")
-  sleep 1   # the session must be up before the measured load starts
-  R0=$(cpu_ticks "$ROUTER_PID"); D0=$(cpu_ticks "$REDIS_PID"); T0=$(date +%s%N)
-  run_wrk "random-$SIZE" "$CONNS" "$DURATION" scale-random.lua 0 "$N"
-  R1=$(cpu_ticks "$ROUTER_PID"); D1=$(cpu_ticks "$REDIS_PID"); T1=$(date +%s%N)
-  RSS1=$(rss_kb "$ROUTER_PID" VmRSS)
-  wait "$COUNTERS_PID" 2>/dev/null || true
-  HITS=$(counter_sum "$CSV" hipache.router.route_cache.hits)
-  MISSES=$(counter_sum "$CSV" hipache.router.route_cache.misses)
-  EVICT=$(counter_sum "$CSV" hipache.router.route_cache.evictions)
-  HWM=$(rss_kb "$ROUTER_PID" VmHWM)
-  RSSMAX=$(awk -F'\t' '$2 == "random" && $3 > m { m = $3 } END { print m + 0 }' "$RSS_LOG")
-  awk -v s="$SIZE" -v rps="$W_RPS" -v p50="$W_P50" -v p99="$W_P99" -v p999="$W_P999" -v mx="$W_MAX" -v st="$W_err_status" \
-      -v se="$W_SOCKERR" -v h="$HITS" -v m="$MISSES" -v ev="$EVICT" -v r0="$R0" -v r1="$R1" -v d0="$D0" -v d1="$D1" \
-      -v t0="$T0" -v t1="$T1" -v hz="$CLK_TCK" -v n="$W_requests" -v a="$RSS0" -v b="$RSS1" -v mxr="$RSSMAX" -v hwm="$HWM" 'BEGIN {
-    wall = (t1 - t0) / 1e9; rc = (r1 - r0) / hz; dc = (d1 - d0) / hz
-    printf "%s\trandom (%s hosts)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%.0f\t%.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\n",
-      s, "'"$N"'", rps, p50, p99, p999, mx, st, se, h, m, (h + m > 0 ? 100 * h / (h + m) : 0), ev,
-      100 * rc / wall, 100 * dc / wall, 1e6 * (rc + dc) / n, a / 1024, b / 1024, mxr / 1024, hwm / 1024 }' >>"$OUT"
+  if [[ $WARMUP_ORDER == sequential ]]; then
+    echo fill >"$PHASE_FILE"
+    run_wrk "fill-$SIZE" "$CONNS" "$FILL_SECONDS" scale-cold.lua $((N - COLD_HOSTS)) "$N"
+    printf '%s\tfill (cold hosts in order)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
+  fi
+
+  # The same load on one host, then on all N: the cost of a table of N against a table of one,
+  # in the same run (issue 12: random over all >= 0.8 x one host).
+  measured one-host "one host, $CONNS conns" 0 1 "$ONE_HOST_SECONDS"
+  measured random "random ($N hosts)" 0 "$N" "$DURATION"
 
   stop_pid "$ROUTER_PID"
   stop_pid "$SAMPLER" 2>/dev/null || true
 done
 
 # GC per phase: collections by generation and pause time, as the runtime's meter reports them
-for f in "$WORKDIR"/gc-hotcold-*.csv "$WORKDIR"/counters-*.csv; do
+for f in "$WORKDIR"/gc-hotcold-*.csv "$WORKDIR"/counters-*-*.csv; do
   [[ -f $f ]] || continue
   echo "# $(basename "$f"): $(awk -F, 'tolower($3) ~ /gc/ && $4 ~ /Rate/ { n = $3; sub(/ \(.*\)/, "", n); s[n] += $5 } END { for (k in s) printf "%s=%.4g ", k, s[k] }' "$f")"
 done >"$WORKDIR/gc.txt"

@@ -3,17 +3,20 @@ using Hipache.Aspire.RouteStore;
 namespace Hipache.Aspire.Router.Routing;
 
 /// <summary>
-/// A matched frontend as the hot path needs it: parsed backends and which of them are dead.
-/// Immutable; a change replaces the whole entry. Lean on purpose (a million of these must fit in
-/// a few hundred MB): backend addresses and identifiers come from <see cref="BackendAddressPool"/>,
+/// A matched frontend as the hot path needs it: parsed backends and which of them are dead; also
+/// the route cache's slot for its key (<see cref="KeySlot"/>). Immutable apart from the slot's
+/// flags; a change replaces the whole entry. Lean on purpose (a million of these must fit in a few
+/// hundred MB): the frontend key is the slot's key, an identifier equal to the key is that same
+/// string, other identifiers and the backend addresses come from <see cref="BackendAddressPool"/>,
 /// and an entry with no dead backend shares one all-false array per length.
 /// </summary>
-internal sealed class RouteEntry
+internal sealed class RouteEntry : KeySlot
 {
     private const int SharedLiveArrays = 16;
     private static readonly bool[][] AllLive = [.. Enumerable.Range(0, SharedLiveArrays).Select(n => new bool[n])];
 
-    public RouteEntry(FrontendRead read, BackendAddressPool pool, DeadMarkBook marks)
+    public RouteEntry(string key, FrontendRead read, BackendAddressPool pool, DeadMarkBook marks, long readAt, long readSequence, long generation)
+        : base(key, readAt, readSequence, generation)
     {
         ArgumentNullException.ThrowIfNull(read);
         ArgumentNullException.ThrowIfNull(pool);
@@ -23,20 +26,20 @@ internal sealed class RouteEntry
             throw new ArgumentException("The frontend has no list.", nameof(read));
         }
 
-        FrontendKey = read.Key;
-        Identifier = pool.Intern(read.Identifier!);
+        // Many deployments name the app after its host: one string for both then.
+        Identifier = string.Equals(read.Identifier, key, StringComparison.Ordinal) ? key : pool.Intern(read.Identifier!);
         Backends = new BackendAddress[read.Backends.Length];
         for (var i = 0; i < Backends.Length; i++)
         {
             Backends[i] = pool.Get(read.Backends[i]);
         }
 
-        (Dead, LiveCount) = DeadOf(FrontendKey, read.DeadIndexes, Backends, marks, null);
+        (Dead, LiveCount) = DeadOf(key, read.DeadIndexes, Backends, marks, null);
     }
 
     private RouteEntry(RouteEntry matched, bool[] dead, int liveCount)
+        : base(matched.Key, matched.ReadAt, matched.ReadSequence, matched.Generation)
     {
-        FrontendKey = matched.FrontendKey;
         Identifier = matched.Identifier;
         Backends = matched.Backends;
         Dead = dead;
@@ -44,7 +47,7 @@ internal sealed class RouteEntry
     }
 
     /// <summary>The key that matched (<c>www.example.com</c>, <c>*.example.com</c> or <c>*</c>).</summary>
-    public string FrontendKey { get; }
+    public string FrontendKey => Key;
 
     /// <summary>Element 0 of the list: the app's identifier, for logs and debug headers.</summary>
     public string Identifier { get; }
@@ -55,6 +58,33 @@ internal sealed class RouteEntry
     public bool[] Dead { get; }
 
     public int LiveCount { get; }
+
+    /// <summary>Whether <paramref name="read"/> says what this entry says, dead backends included (renewal, see <see cref="KeySlot.TryRenew"/>).</summary>
+    public bool Matches(FrontendRead read, DeadMarkBook marks)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        ArgumentNullException.ThrowIfNull(marks);
+        if (!read.Exists || !string.Equals(read.Identifier, Identifier, StringComparison.Ordinal) || read.Backends.Length != Backends.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < Backends.Length; i++)
+        {
+            if (!string.Equals(read.Backends[i], Backends[i].Url, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        if (read.DeadIndexes.Count == 0)
+        {
+            return LiveCount == Backends.Length;
+        }
+
+        var (dead, _) = DeadOf(Key, read.DeadIndexes, Backends, marks, null);
+        return dead.AsSpan().SequenceEqual(Dead);
+    }
 
     /// <summary>
     /// Q12, Hipache mode: a wildcard or catch-all match also honours the requested host's own dead

@@ -94,6 +94,57 @@ public sealed class RouteCacheTests(RedisFixture fixture) : RouterScenarioTests(
     }
 
     [Fact]
+    public async Task A_read_that_finds_nothing_changed_renews_the_entry_in_place_and_a_change_replaces_it()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var router = await RunningRouter.StartAsync(redis);
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        var first = await StartBackendAsync("first");
+        var second = await StartBackendAsync("second");
+        await router.RpushAsync(db, "renew.test", "renew", first.Url, second.Url);
+        var cache = router.Services.GetRequiredService<RouteCache>();
+
+        // Every entry must be read again (what a reconnect does): the read finds the same list and
+        // dead set, so the entry stays the same object, fresh again. (The RPUSH's own keyspace
+        // notification may still be on its way and replace the first entry: a few tries.)
+        RouteEntry? original = null;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var before = (await cache.LookupAsync("renew.test", Ct)).Route!;
+            cache.InvalidateAll();
+            Assert.False(cache.TryGetFresh("renew.test", out _));
+            var reread = await cache.LookupAsync("renew.test", Ct);
+            if (ReferenceEquals(before, reread.Route))
+            {
+                original = before;
+                break;
+            }
+        }
+
+        Assert.NotNull(original);
+        Assert.True(cache.TryGetFresh("renew.test", out var fresh));
+        Assert.Same(original, fresh.Route);
+
+        // A dead mark written behind the router's back: a new entry with the backend dead.
+        await db.SetAddAsync(router.Prefix + "dead:renew.test", 0);
+        cache.InvalidateAll();
+        var marked = (await cache.LookupAsync("renew.test", Ct)).Route!;
+        Assert.NotSame(original, marked);
+        Assert.Equal([true, false], marked.Dead);
+
+        // A changed list: a new entry with the new backends.
+        await db.KeyDeleteAsync(router.Prefix + "dead:renew.test");
+        await db.ListSetByIndexAsync(router.Prefix + "frontend:renew.test", 2, first.Url);
+        cache.InvalidateAll();
+        var changed = (await cache.LookupAsync("renew.test", Ct)).Route!;
+        Assert.NotSame(marked, changed);
+        Assert.Equal([first.Url, first.Url], changed.Backends.Select(b => b.Url));
+        Assert.Equal([false, false], changed.Dead);
+        Assert.Equal((200, "backend=first"), await router.GetTextAsync("renew.test"));
+    }
+
+    [Fact]
     public async Task A_host_that_is_hit_is_refreshed_ahead_of_expiry_and_never_misses()
     {
         // Poll mode (notifications off), a short lifetime: without refresh-ahead every 4 s would miss.
