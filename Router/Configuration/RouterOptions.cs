@@ -68,7 +68,7 @@ public sealed class RouterOptions
     /// <summary>How long a cached route may still be served while Redis is unreachable (stale-if-error, Q20).</summary>
     public TimeSpan MaxStaleness { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Most frontend keys with a route held in the route cache (about 250 B each on top of their strings).</summary>
+    /// <summary>Most frontend keys with a route held in the route cache (about 165 B each on top of their strings, bench/RESULTS.md).</summary>
     public int RouteCacheSize { get; set; } = 1_000_000;
 
     /// <summary>
