@@ -2,6 +2,7 @@ using Hipache.Aspire.Admin;
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
+using Hipache.Aspire.Admin.Http;
 using Hipache.Aspire.Admin.OpenApi;
 using Hipache.Aspire.Admin.Security;
 using Hipache.Aspire.Admin.Validation;
@@ -45,6 +46,7 @@ app.UseStatusCodePages();
 app.UseAdminCors();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseMiddleware<Utf8BodyMiddleware>();
 
 app.MapOpenApi();
 // A fresh nonce per page view, for the page's Content-Security-Policy (SecurityHeadersMiddleware);

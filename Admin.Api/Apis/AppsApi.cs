@@ -85,6 +85,15 @@ internal static class AppsApi
         }
 
         var hosts = RouteValidation.NormalizeHosts(body.Hosts, errors);
+        if (body.Hosts is not { Count: > 0 } && !errors.ContainsKey("hosts"))
+        {
+            // An app is its hosts' frontend lists: with none there is nothing to store, and an empty
+            // list by mistake (an unset variable in a script) would remove every host the app has.
+            errors["hosts"] = [body.Hosts is null
+                ? "Required: the app's hostnames (at least one)."
+                : "At least one host; to remove the app and all its hosts, DELETE /v1/apps/{app}."];
+        }
+
         var backends = RouteValidation.NormalizeBackends(body.Backends, errors);
         if (errors.Count > 0)
         {

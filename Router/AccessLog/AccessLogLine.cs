@@ -18,25 +18,42 @@ internal static class AccessLogLine
         string address, DateTimeOffset startedAt, string method, string target, string protocol, int status, long bytes,
         string? referer, string? userAgent, string identifier, TimeSpan total, TimeSpan backend)
     {
-        var utc = startedAt.UtcDateTime;
         var builder = new StringBuilder(192);
-        builder.Append(address).Append(" - - [")
-            .Append(utc.Day.ToString("00", CultureInfo.InvariantCulture)).Append('/')
+        Append(builder, address, startedAt, method, target, protocol, status, bytes, referer, userAgent, identifier, total, backend);
+        return builder.ToString();
+    }
+
+    /// <summary>Appends one line (without its line end) to <paramref name="builder"/>, allocating nothing.</summary>
+    public static void Append(
+        StringBuilder builder, string address, DateTimeOffset startedAt, string method, string target, string protocol, int status, long bytes,
+        string? referer, string? userAgent, string identifier, TimeSpan total, TimeSpan backend)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var utc = startedAt.UtcDateTime;
+        builder.Append(address).Append(" - - [");
+        TwoDigits(builder, utc.Day).Append('/')
             .Append(Months[utc.Month - 1]).Append('/')
-            .Append(utc.Year.ToString(CultureInfo.InvariantCulture)).Append(':')
-            .Append(utc.ToString("HH:mm:ss", CultureInfo.InvariantCulture)).Append(" +0000] \"");
+            .Append(utc.Year).Append(':');
+        TwoDigits(builder, utc.Hour).Append(':');
+        TwoDigits(builder, utc.Minute).Append(':');
+        TwoDigits(builder, utc.Second).Append(" +0000] \"");
         AppendEscaped(builder, method).Append(' ');
         AppendEscaped(builder, target).Append(' ');
         AppendEscaped(builder, protocol).Append("\" ")
-            .Append(status.ToString(CultureInfo.InvariantCulture)).Append(' ')
-            .Append(bytes.ToString(CultureInfo.InvariantCulture)).Append(" \"");
+            .Append(status).Append(' ')
+            .Append(bytes).Append(" \"");
         AppendEscaped(builder, referer ?? string.Empty).Append("\" \"");
         AppendEscaped(builder, userAgent ?? string.Empty).Append("\" \"");
-        AppendEscaped(builder, identifier).Append("\" ")
-            .Append(Seconds(total)).Append(' ')
-            .Append(Seconds(backend));
-        return builder.ToString();
+        AppendEscaped(builder, identifier).Append("\" ");
+        AppendSeconds(builder, total).Append(' ');
+        AppendSeconds(builder, backend);
     }
+
+    private static StringBuilder TwoDigits(StringBuilder builder, int value) =>
+        builder.Append((char)('0' + (value / 10))).Append((char)('0' + (value % 10)));
+
+    private static StringBuilder AppendSeconds(StringBuilder builder, TimeSpan elapsed) =>
+        builder.Append(CultureInfo.InvariantCulture, $"{Math.Round(elapsed.TotalMilliseconds) / 1000:0.###}");
 
     /// <summary>Milliseconds / 1000 in shortest form, as Hipache prints them: <c>0.014</c>, <c>1.5</c>, <c>0</c>.</summary>
     public static string Seconds(TimeSpan elapsed) =>

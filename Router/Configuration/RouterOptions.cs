@@ -168,6 +168,13 @@ public sealed class RouterOptions
     public bool AllowTrace { get; set; } = true;
 
     /// <summary>
+    /// Forward the client's <c>Proxy</c> request header. Off by default (httpoxy, CVE-2016-5385:
+    /// a CGI-style backend turns it into <c>HTTP_PROXY</c> and sends its own outgoing requests
+    /// through whatever proxy the client named); no standard gives the header a meaning.
+    /// </summary>
+    public bool ForwardProxyHeader { get; set; }
+
+    /// <summary>
     /// How often the router checks that Redis is still the store it read its routes from: a
     /// FLUSHALL, or a new empty server behind the same address, emits no change message, so
     /// every cached route is read again when the store's marker key is gone or different.

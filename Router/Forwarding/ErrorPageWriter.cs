@@ -41,19 +41,35 @@ internal sealed class ErrorPageWriter
             headers[extra.Key] = extra.Value;
         }
 
-        context.Features.Get<RequestTrace>()?.WriteDebugHeaders(headers, message);
+        var trace = context.Features.Get<RequestTrace>();
+        trace?.WriteDebugHeaders(headers, message);
 
         var page = status == StatusCodes.Status200OK ? null : FindPage(status);
+        var head = HttpMethods.IsHead(context.Request.Method);
+        byte[] body;
         if (page is null)
         {
-            var body = Encoding.UTF8.GetBytes(message);
+            body = Encoding.UTF8.GetBytes(message);
             response.ContentType = "text/plain";
             response.ContentLength = body.Length;
-            return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(body, context.RequestAborted).AsTask();
+        }
+        else
+        {
+            body = page;
+            response.ContentType = "text/html";
         }
 
-        response.ContentType = "text/html";
-        return HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : response.Body.WriteAsync(page, context.RequestAborted).AsTask();
+        if (head)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (trace is not null)
+        {
+            trace.ResponseBytes += body.Length;
+        }
+
+        return response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
     private byte[]? FindPage(int status)

@@ -14,12 +14,14 @@ internal sealed class ForwardingTransformer : HttpTransformer
 {
     private readonly ForwardedHeaders _forwarded;
     private readonly bool _debug;
+    private readonly bool _dropProxyHeader;
 
     public ForwardingTransformer(ForwardedHeaders forwarded, IOptions<RouterOptions> options)
     {
         var o = options.Value;
         _forwarded = forwarded;
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
+        _dropProxyHeader = !o.ForwardProxyHeader;
     }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -30,6 +32,11 @@ internal sealed class ForwardingTransformer : HttpTransformer
         ConnectionTokens.RemoveNamedHeaders(httpContext.Request.Headers.Connection, proxyRequest.Headers);
 
         var headers = proxyRequest.Headers;
+        if (_dropProxyHeader)
+        {
+            headers.Remove(ProxyHeader.Name);
+        }
+
         var decision = _forwarded.Decide(httpContext);
         for (var i = 0; i < ForwardedHeaders.Names.Length; i++)
         {

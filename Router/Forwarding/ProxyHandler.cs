@@ -119,28 +119,24 @@ internal sealed partial class ProxyHandler
 
     private async Task LoggedAsync(HttpContext context, RequestTrace trace)
     {
-        var original = context.Response.Body;
-        var counting = new CountingStream(original);
-        context.Response.Body = counting;
         try
         {
             await HandleAsync(context, trace).ConfigureAwait(false);
         }
         finally
         {
-            context.Response.Body = original;
             if (_accessLog.LogAllRequests || trace.Route is not null)
             {
                 var request = context.Request;
                 var now = Stopwatch.GetTimestamp();
-                _accessLog.Write(AccessLogLine.Format(
-                    ClientAddress.Format(context.Connection.RemoteIpAddress, _hipacheMode) ?? "-",
+                _accessLog.Write(new AccessLogEntry(
+                    context.Connection.RemoteIpAddress,
                     trace.StartedAt,
                     request.Method,
                     context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/",
                     request.Protocol,
                     context.Response.StatusCode,
-                    counting.BytesWritten,
+                    trace.ResponseBytes,
                     request.Headers.Referer.ToString(),
                     request.Headers.UserAgent.ToString(),
                     trace.Route?.Identifier ?? string.Empty,
@@ -152,6 +148,12 @@ internal sealed partial class ProxyHandler
 
     private Task HandleAsync(HttpContext context, RequestTrace? trace)
     {
+        if (RequestStrictness.Violation(context, _hipacheMode) is { } violation)
+        {
+            // Whoever reads this connection next cannot know where the message ends: close it.
+            return Answer(context, StatusCodes.Status400BadRequest, violation, new(HeaderNames.Connection, "close"));
+        }
+
         var method = context.Request.Method;
         if (HttpMethods.IsConnect(method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {
@@ -178,7 +180,7 @@ internal sealed partial class ProxyHandler
         }
 
         var host = buffer[..length];
-        if (trace is not null)
+        if (trace is { DebugHeaders: true })
         {
             trace.RequestedHost = new string(host);
         }
@@ -285,7 +287,7 @@ internal sealed partial class ProxyHandler
 
             var outcome = native
                 ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
-                : await SendWithYarpAsync(context, backend).ConfigureAwait(false);
+                : await SendWithYarpAsync(context, backend, trace).ConfigureAwait(false);
             _metrics.UpstreamDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
             var error = outcome.Error;
@@ -357,9 +359,30 @@ internal sealed partial class ProxyHandler
         }
     }
 
-    private async Task<ForwardOutcome> SendWithYarpAsync(HttpContext context, BackendAddress backend)
+    private async Task<ForwardOutcome> SendWithYarpAsync(HttpContext context, BackendAddress backend, RequestTrace? trace)
     {
-        var error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+        ForwarderError error;
+        if (trace is null || !_accessLog.IsEnabled)
+        {
+            error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+        }
+        else
+        {
+            // The access log's byte count: YARP writes the body to the response stream.
+            var original = context.Response.Body;
+            var counting = new CountingStream(original);
+            context.Response.Body = counting;
+            try
+            {
+                error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+            }
+            finally
+            {
+                context.Response.Body = original;
+                trace.ResponseBytes += counting.BytesWritten;
+            }
+        }
+
         if (error == ForwarderError.None)
         {
             return ForwardOutcome.Success;

@@ -15,7 +15,7 @@ internal sealed class RequestTrace(long requestStart, DateTimeOffset startedAt, 
     public static readonly string Version =
         typeof(RequestTrace).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>The normalised Host, once known.</summary>
+    /// <summary>The normalised Host, once known (set only for debug headers).</summary>
     public string RequestedHost { get; set; } = string.Empty;
 
     public long RequestStart { get; } = requestStart;
@@ -31,6 +31,9 @@ internal sealed class RequestTrace(long requestStart, DateTimeOffset startedAt, 
     public RouteEntry? Route { get; set; }
 
     public int BackendIndex { get; set; } = -1;
+
+    /// <summary>Body bytes of this response sent to the client (Q22), counted by whoever wrote them.</summary>
+    public long ResponseBytes { get; set; }
 
     /// <summary>Writes the headers; <paramref name="error"/> is the router's message for its own answers.</summary>
     public void WriteDebugHeaders(IHeaderDictionary headers, string? error)

@@ -153,10 +153,14 @@ public sealed class ConformanceTests(RedisFixture fixture) : RouterTestBase(fixt
     public async Task C14_an_odd_request_target_is_forwarded_byte_for_byte()
     {
         await RouteAsync("c14.test");
-        var answer = await Router.RawAsync("GET /pipo&%$#(PIPO HTTP/1.1\r\nHost: c14.test\r\nConnection: close\r\n\r\n");
+        var answer = await Router.RawAsync("GET /pipo&%$(PIPO HTTP/1.1\r\nHost: c14.test\r\nConnection: close\r\n\r\n");
         Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
-        // '#' cannot travel in a URI path: it is the one character sent escaped (%23).
-        Assert.True(answer.Contains("x-seen-raw-target: /pipo&%$%23(PIPO", StringComparison.OrdinalIgnoreCase), answer);
+        Assert.True(answer.Contains("x-seen-raw-target: /pipo&%$(PIPO", StringComparison.OrdinalIgnoreCase), answer);
+
+        // Hipache's own C14 target has a '#', which a request-target cannot carry (RFC 9112 3.2):
+        // 400 in Safe mode; ProtocolStrictnessTests has Hipache mode, which forwards it as %23.
+        var fragment = await Router.RawAsync("GET /pipo&%$#(PIPO HTTP/1.1\r\nHost: c14.test\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", fragment, StringComparison.Ordinal);
     }
 
     [Fact]

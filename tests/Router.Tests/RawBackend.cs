@@ -108,6 +108,13 @@ internal sealed class RawBackend : IAsyncDisposable
                     await stream.WriteAsync(reply.Bytes, _stop.Token);
                 }
 
+                if (reply.Later is { } later)
+                {
+                    // Bytes nobody asked for, once the answer has had time to be relayed.
+                    await Task.Delay(reply.LaterDelay, _stop.Token);
+                    await stream.WriteAsync(later, _stop.Token);
+                }
+
                 if (reply.Close)
                 {
                     socket.Shutdown(SocketShutdown.Both);
@@ -178,6 +185,11 @@ internal sealed record RawRequest(string Head, string Body, int Connection, int 
 /// <summary>What the raw backend sends back, and whether it then closes the connection.</summary>
 internal sealed record RawReply(byte[] Bytes, bool Close = false)
 {
+    /// <summary>Sent <see cref="LaterDelay"/> after the reply, unasked (a response on a connection with no request).</summary>
+    public byte[]? Later { get; init; }
+
+    public TimeSpan LaterDelay { get; init; }
+
     public static RawReply Text(string response, bool close = false) => new(Encoding.ASCII.GetBytes(response), close);
 
     public static RawReply Ok(string body = "ok") => Text($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n{body}");

@@ -188,7 +188,19 @@ internal sealed partial class NativeForwarder
             var copied = false;
             try
             {
-                await connection.Body.CopyAsync(response, context.Response.BodyWriter).ConfigureAwait(false);
+                try
+                {
+                    await connection.Body.CopyAsync(response, context.Response.BodyWriter).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // The access log's byte count (Q22), when a trace exists for this request.
+                    if (context.Features.Get<RequestTrace>() is { } trace)
+                    {
+                        trace.ResponseBytes += connection.Body.Copied;
+                    }
+                }
+
                 copied = true;
             }
             catch (ClientWriteException ex)

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text;
+using Hipache.Aspire.Router.Configuration;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
@@ -9,12 +11,15 @@ namespace Hipache.Aspire.Router.Forwarding.Native;
 /// <summary>
 /// The request line and headers towards the backend, written from Kestrel's parsed request into
 /// one pooled buffer: the client's raw target (hipache-compat 5.2), its Host unchanged, every
-/// header except the hop-by-hop ones and those named in Connection (Q17), and the forwarding
+/// header except the hop-by-hop ones, those named in Connection (Q17) and <c>Proxy</c> (see
+/// <see cref="ProxyHeader"/>), and the forwarding
 /// headers as <see cref="ForwardedHeaders"/> decides, exactly as the YARP path sends them.
 /// </summary>
-internal sealed class RequestHeadWriter(ForwardedHeaders forwarded)
+internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<RouterOptions> options)
 {
     private const int InitialSize = 4096;
+
+    private readonly bool _dropProxyHeader = !options.Value.ForwardProxyHeader;
 
     /// <summary>Writes the head; the caller returns <paramref name="buffer"/> to <see cref="ArrayPool{T}.Shared"/>.</summary>
     /// <param name="chunked">The body goes chunked (the client's did): Content-Length is not sent.</param>
@@ -41,6 +46,7 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded)
                 || HopByHopHeaders.Contains(name)
                 || (chunked && string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase))
                 || (namesHeaders && ConnectionTokens.Names(connection, name))
+                || (_dropProxyHeader && ProxyHeader.Is(name))
                 || HasNewLine(values))
             {
                 continue;

@@ -25,10 +25,14 @@ internal sealed class ResponseBodyCopier(BackendConnection connection)
     private long _unflushed;
     private bool _flushedOnce;
 
+    /// <summary>Body bytes written to the client by the last <see cref="CopyAsync"/>, so far.</summary>
+    public long Copied { get; private set; }
+
     public async ValueTask CopyAsync(ResponseHead head, PipeWriter writer)
     {
         _unflushed = 0;
         _flushedOnce = false;
+        Copied = 0;
         switch (head.Framing)
         {
             case BodyFraming.ContentLength:
@@ -81,6 +85,7 @@ internal sealed class ResponseBodyCopier(BackendConnection connection)
             connection.Consume(take);
             remaining -= take;
             _unflushed += take;
+            Copied += take;
             if (!_flushedOnce || _unflushed >= FlushThreshold)
             {
                 await FlushAsync(writer).ConfigureAwait(false);
@@ -101,6 +106,7 @@ internal sealed class ResponseBodyCopier(BackendConnection connection)
             writer.Write(connection.Buffered);
             connection.Consume(take);
             _unflushed += take;
+            Copied += take;
             if (!_flushedOnce || _unflushed >= FlushThreshold)
             {
                 await FlushAsync(writer).ConfigureAwait(false);
