@@ -198,6 +198,108 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         }
     }
 
+    [Theory]
+    [InlineData("a 204 with a Content-Length and a body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", 204)]
+    [InlineData("a 204 that is chunked", "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 204)]
+    [InlineData("a 304 that is chunked", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 304)]
+    [InlineData("a 304 with a body after its Content-Length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello", 304)]
+    public async Task A_bodiless_status_that_sends_a_body_is_relayed_without_it_and_its_connection_dropped(string what, string response, int status)
+    {
+        // RFC 9112 6.3: the message ends at the head; the bytes after it are not a response and
+        // must never be read as the answer to the next request.
+        var (router, backend) = await RawAsync("bodiless.test", request => request.Number == 1 ? RawReply.Text(response) : RawReply.Ok("next"));
+        await using (backend)
+        {
+            using var client = KeepAliveClient(router);
+            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "bodiless.test" } })
+            using (var answer = await client.SendAsync(first, Ct))
+            {
+                Assert.True((int)answer.StatusCode == status, $"{what}: {answer.StatusCode}");
+                Assert.Empty(await answer.Content.ReadAsByteArrayAsync(Ct));
+            }
+
+            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "bodiless.test" } })
+            using (var answer = await client.SendAsync(second, Ct))
+            {
+                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello")]
+    [InlineData("HTTP/1.1 205 Reset Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]
+    public async Task A_205_with_a_body_is_relayed_without_it_and_the_connection_stays_in_step(string response)
+    {
+        // RFC 9110 15.3.6: a 205 has no content. Framed as usual, the body is read and dropped.
+        var (router, backend) = await RawAsync("reset.test", request => request.Number == 1 ? RawReply.Text(response) : RawReply.Ok("next"));
+        await using (backend)
+        {
+            using var client = KeepAliveClient(router);
+            using (var first = new HttpRequestMessage(HttpMethod.Post, "/") { Headers = { Host = "reset.test" }, Content = new StringContent("form") })
+            using (var answer = await client.SendAsync(first, Ct))
+            {
+                Assert.Equal(HttpStatusCode.ResetContent, answer.StatusCode);
+                Assert.Empty(await answer.Content.ReadAsByteArrayAsync(Ct));
+            }
+
+            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "reset.test" } })
+            using (var answer = await client.SendAsync(second, Ct))
+            {
+                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            Assert.Equal(1, backend.Connections);
+        }
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")]
+    [InlineData("HTTP/1.1 100 Continue\r\nTransfer-Encoding: chunked\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")]
+    public async Task An_interim_response_that_announces_a_body_is_502_and_the_connection_dropped(string response)
+    {
+        var (router, backend) = await RawAsync("interim.test", request => request.Number == 1 ? RawReply.Text(response) : RawReply.Ok("fine"));
+        await using (backend)
+        {
+            Assert.Equal(502, (await router.GetTextAsync("interim.test")).Status);
+            Assert.Equal((200, "fine"), await router.GetTextAsync("interim.test"));
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task Bytes_a_backend_sends_on_an_idle_connection_are_never_the_answer_to_the_next_request()
+    {
+        // A response on a connection with no request: the backend answers, then, unasked, sends a
+        // second response on the idle pooled connection. The next client must get the backend's
+        // real answer to its own request, on a new connection.
+        var (router, backend) = await RawAsync("unasked.test", request => request.Number == 1
+            ? RawReply.Ok("first") with { Later = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"u8.ToArray(), LaterDelay = TimeSpan.FromMilliseconds(100) }
+            : RawReply.Ok($"answer {request.Number}"));
+        await using (backend)
+        {
+            using var client = KeepAliveClient(router);
+            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "unasked.test" } })
+            using (var answer = await client.SendAsync(first, Ct))
+            {
+                Assert.Equal("first", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            // Until the unasked bytes have surely arrived at the router.
+            await Poll.UntilAsync(() => Task.FromResult(backend.UnaskedSent), sent => sent, TimeSpan.FromSeconds(5), "the unasked response to be sent");
+            await Task.Delay(50, Ct);
+            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "unasked.test" } })
+            using (var answer = await client.SendAsync(second, Ct))
+            {
+                Assert.Equal("answer 2", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
     [Fact]
     public async Task A_100_continue_from_the_backend_is_skipped_and_the_final_response_relayed()
     {

@@ -29,6 +29,11 @@ internal sealed class RawBackend : IAsyncDisposable
 
     public string Url => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
+    private bool _unaskedSent;
+
+    /// <summary>A reply's <see cref="RawReply.Later"/> bytes have been written.</summary>
+    public bool UnaskedSent => Volatile.Read(ref _unaskedSent);
+
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
 
@@ -113,6 +118,7 @@ internal sealed class RawBackend : IAsyncDisposable
                     // Bytes nobody asked for, once the answer has had time to be relayed.
                     await Task.Delay(reply.LaterDelay, _stop.Token);
                     await stream.WriteAsync(later, _stop.Token);
+                    Volatile.Write(ref _unaskedSent, true);
                 }
 
                 if (reply.Close)

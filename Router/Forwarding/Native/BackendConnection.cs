@@ -92,14 +92,18 @@ internal sealed class BackendConnection : IDisposable
     }
 
     /// <summary>
-    /// Bytes buffered while idle, or (with <paramref name="probe"/>) the socket readable while idle,
-    /// mean the backend closed it or sent something unasked: either way it is unusable.
+    /// Bytes buffered while idle, bytes waiting in the kernel, or (with <paramref name="probe"/>)
+    /// the socket readable while idle, mean the backend closed it or sent something unasked (a
+    /// response on a connection with no request, which would otherwise be read as the answer to
+    /// the next request): either way it is unusable. Without <paramref name="probe"/> the check
+    /// is one FIONREAD; a close is then found by the keep-alive race retry. Bytes that arrive
+    /// after this check and before the request is sent are indistinguishable from an answer.
     /// </summary>
     public bool IsIdleUsable(bool probe)
     {
         try
         {
-            return _buffer.Length > 0 && _end == _start && (!probe || !_socket.Poll(0, SelectMode.SelectRead));
+            return _buffer.Length > 0 && _end == _start && (probe ? !_socket.Poll(0, SelectMode.SelectRead) : _socket.Available == 0);
         }
         catch (SocketException)
         {

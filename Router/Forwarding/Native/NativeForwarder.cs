@@ -190,7 +190,7 @@ internal sealed partial class NativeForwarder
             {
                 try
                 {
-                    await connection.Body.CopyAsync(response, context.Response.BodyWriter).ConfigureAwait(false);
+                    await connection.Body.CopyAsync(response, response.DiscardBody ? DiscardingWriter.Instance : context.Response.BodyWriter).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -287,7 +287,9 @@ internal sealed partial class NativeForwarder
             headers.Append(ResponseHeaderNames.Get(name), values.Get(head.Slice(slot.ValueStart, slot.ValueLength)));
         }
 
-        if (response.ContentLength >= 0)
+        // A 204 or 205 has no content to measure (Kestrel refuses a length on them); a 304's
+        // length describes the representation and is kept.
+        if (response.ContentLength >= 0 && response.Status is not (204 or 205))
         {
             target.ContentLength = response.ContentLength;
         }

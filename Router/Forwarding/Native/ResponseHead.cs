@@ -47,8 +47,14 @@ internal sealed class ResponseHead
 
     public BodyFraming Framing { get; set; }
 
+    /// <summary>A bodiless status announced a body (a 204 with Content-Length, a chunked 304): relayed without it, the connection dropped.</summary>
+    public bool Unreliable { get; set; }
+
+    /// <summary>A 205: whatever body it has is read and dropped, not relayed.</summary>
+    public bool DiscardBody { get; set; }
+
     /// <summary>The connection can serve another request once this body has been read to its end.</summary>
-    public bool Reusable => Framing != BodyFraming.UntilClose && !Close && (MinorVersion == 1 || KeepAlive);
+    public bool Reusable => Framing != BodyFraming.UntilClose && !Close && !Unreliable && (MinorVersion == 1 || KeepAlive);
 
     public void Reset()
     {
@@ -57,7 +63,7 @@ internal sealed class ResponseHead
         MinorVersion = 1;
         ReasonStart = ReasonLength = 0;
         ContentLength = -1;
-        Chunked = Close = KeepAlive = ConnectionNamesHeaders = false;
+        Chunked = Close = KeepAlive = ConnectionNamesHeaders = Unreliable = DiscardBody = false;
         Framing = BodyFraming.None;
     }
 }

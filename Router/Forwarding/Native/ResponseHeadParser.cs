@@ -108,10 +108,27 @@ internal static class ResponseHeadParser
             throw Invalid("both Content-Length and Transfer-Encoding");
         }
 
+        // RFC 9112 6.3: a 1xx, 204 or 304 ends at its head whatever its headers say. An interim
+        // response that announces a body is refused (nothing can say where the final one starts);
+        // a 204 that announces one, or a 304 that is chunked, is relayed bodiless and its
+        // connection dropped (what follows on it is not a response). A 304's Content-Length
+        // describes the representation (RFC 9110 8.6) and is kept.
+        var announcesBody = head.Chunked || head.ContentLength > 0;
+        if (head.Status is >= 100 and < 200 && head.Status != 101 && (head.Chunked || contentLengths > 0))
+        {
+            throw Invalid("an interim (1xx) response with Content-Length or Transfer-Encoding");
+        }
+
+        head.Unreliable = (head.Status == 204 && announcesBody) || (head.Status == 304 && head.Chunked);
+
+        // RFC 9110 15.3.6: a 205 carries no content; one that sends some anyway is framed as
+        // usual, read to its end and not relayed.
+        head.DiscardBody = head.Status == 205 && !headRequest;
         head.Framing = head.Status is < 200 or 204 or 304 || headRequest ? BodyFraming.None
             : head.Chunked ? BodyFraming.Chunked
             : head.ContentLength > 0 ? BodyFraming.ContentLength
             : head.ContentLength == 0 ? BodyFraming.None
+            : head.DiscardBody ? BodyFraming.None
             : BodyFraming.UntilClose;
         return length;
     }
