@@ -175,6 +175,12 @@ public sealed class RouterOptions
     public bool ForwardProxyHeader { get; set; }
 
     /// <summary>
+    /// A pseudonym (a token, e.g. <c>router</c>): forwarded requests get <c>Via: 1.1 &lt;pseudonym&gt;</c>
+    /// appended (RFC 9110 7.6.3). Empty (default): no Via, as nginx, HAProxy and Traefik send none.
+    /// </summary>
+    public string? Via { get; set; }
+
+    /// <summary>
     /// How often the router checks that Redis is still the store it read its routes from: a
     /// FLUSHALL, or a new empty server behind the same address, emits no change message, so
     /// every cached route is read again when the store's marker key is gone or different.

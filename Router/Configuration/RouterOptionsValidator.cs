@@ -13,6 +13,11 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add($"Router:ManagementPort must be between 0 and 65535 (is {options.ManagementPort}).");
         }
 
+        if (!string.IsNullOrEmpty(options.Via) && !Forwarding.IntermediaryHeaders.IsValidPseudonym(options.Via))
+        {
+            errors.Add($"Router:Via must be a token of 1-64 letters, digits or !#$%&'*+-.^_`|~ (is '{options.Via}').");
+        }
+
         if (options.RetryOnError < 0)
         {
             errors.Add($"Router:RetryOnError must be 0 or more (is {options.RetryOnError}).");

@@ -15,6 +15,7 @@ internal sealed class ForwardingTransformer : HttpTransformer
     private readonly ForwardedHeaders _forwarded;
     private readonly bool _debug;
     private readonly bool _dropProxyHeader;
+    private readonly string? _via;
 
     public ForwardingTransformer(ForwardedHeaders forwarded, IOptions<RouterOptions> options)
     {
@@ -22,6 +23,7 @@ internal sealed class ForwardingTransformer : HttpTransformer
         _forwarded = forwarded;
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
         _dropProxyHeader = !o.ForwardProxyHeader;
+        _via = string.IsNullOrEmpty(o.Via) ? null : "1.1 " + o.Via;
     }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
@@ -35,6 +37,19 @@ internal sealed class ForwardingTransformer : HttpTransformer
         if (_dropProxyHeader)
         {
             headers.Remove(ProxyHeader.Name);
+        }
+
+        if (IntermediaryHeaders.ForwardedMaxForwards(httpContext.Request) is { } maxForwards)
+        {
+            headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.MaxForwards);
+            headers.TryAddWithoutValidation(Microsoft.Net.Http.Headers.HeaderNames.MaxForwards, maxForwards);
+        }
+
+        if (_via is not null)
+        {
+            var via = headers.TryGetValues(Microsoft.Net.Http.Headers.HeaderNames.Via, out var existing) ? string.Join(", ", existing) + ", " + _via : _via;
+            headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Via);
+            headers.TryAddWithoutValidation(Microsoft.Net.Http.Headers.HeaderNames.Via, via);
         }
 
         var decision = _forwarded.Decide(httpContext);

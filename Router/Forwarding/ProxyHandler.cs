@@ -167,6 +167,11 @@ internal sealed partial class ProxyHandler
             return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed", new(HeaderNames.Allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
         }
 
+        if (IntermediaryHeaders.HasMaxForwards(method) && IntermediaryHeaders.MaxForwards(context.Request) == 0)
+        {
+            return AnswerAsFinalRecipient(context);
+        }
+
         var hostHeader = context.Request.Headers.Host.ToString();
         Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
         switch (HostNormalizer.Normalize(hostHeader, buffer, out var length))
@@ -489,6 +494,33 @@ internal sealed partial class ProxyHandler
     {
         Span<char> buffer = stackalloc char[HostNormalizer.MaxHostLength];
         return HostNormalizer.Normalize(hostHeader, buffer, out var length) == HostKind.Valid ? new string(buffer[..length]) : hostHeader;
+    }
+
+    /// <summary>RFC 9110 7.6.2: a TRACE or OPTIONS whose Max-Forwards is 0 is answered here, not forwarded.</summary>
+    private Task AnswerAsFinalRecipient(HttpContext context)
+    {
+        _metrics.Request(StatusCodes.Status200OK);
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.Headers.CacheControl = "no-cache";
+        var allowed = _allowTrace ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE" : "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+        if (HttpMethods.IsOptions(context.Request.Method))
+        {
+            response.Headers.Allow = allowed;
+            response.ContentLength = 0;
+            return Task.CompletedTask;
+        }
+
+        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+        var echo = IntermediaryHeaders.TraceEcho(context, target);
+        response.ContentType = "message/http";
+        response.ContentLength = echo.Length;
+        if (context.Features.Get<RequestTrace>() is { } trace)
+        {
+            trace.ResponseBytes += echo.Length;
+        }
+
+        return response.Body.WriteAsync(echo, context.RequestAborted).AsTask();
     }
 
     private Task Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)

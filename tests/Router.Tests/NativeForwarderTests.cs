@@ -228,6 +228,29 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         }
     }
 
+    [Fact]
+    public async Task A_response_longer_than_its_Content_Length_is_relayed_to_its_length_and_its_connection_dropped()
+    {
+        var (router, backend) = await RawAsync("longer.test", request => request.Number == 1 ? RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged") : RawReply.Ok("next"));
+        await using (backend)
+        {
+            using var client = KeepAliveClient(router);
+            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "longer.test" } })
+            using (var answer = await client.SendAsync(first, Ct))
+            {
+                Assert.Equal("ok", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "longer.test" } })
+            using (var answer = await client.SendAsync(second, Ct))
+            {
+                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
+            }
+
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 205 Reset Content\r\nContent-Length: 5\r\n\r\nhello")]
     [InlineData("HTTP/1.1 205 Reset Content\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")]

@@ -117,4 +117,54 @@ public sealed class ProtocolStrictnessTests(RedisFixture fixture) : RouterScenar
         var kept = await keeping.RawAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, request, "httpoxy-kept.test"));
         Assert.Contains("x-seen-proxy: http://attacker.example:3128", kept, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Theory]
+    [InlineData("OPTIONS")]
+    [InlineData("TRACE")]
+    public async Task A_TRACE_or_OPTIONS_with_Max_Forwards_0_is_answered_by_the_router(string method)
+    {
+        var router = await RoutedAsync("maxfwd.test");
+        var answer = await router.RawAsync($"{method} /x HTTP/1.1\r\nHost: maxfwd.test\r\nMax-Forwards: 0\r\nCookie: secret=1\r\nX-Probe: seen\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Equal(0, Volatile.Read(ref _backendRequests));
+        if (method == "OPTIONS")
+        {
+            Assert.Contains("Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE", answer, StringComparison.Ordinal);
+        }
+        else
+        {
+            // The request as received, without the fields that carry credentials.
+            Assert.Contains("Content-Type: message/http", answer, StringComparison.Ordinal);
+            Assert.Contains("TRACE /x HTTP/1.1\r\n", answer, StringComparison.Ordinal);
+            Assert.Contains("X-Probe: seen", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("secret=1", answer, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("OPTIONS", "3", "2")]
+    [InlineData("TRACE", "1", "0")]
+    [InlineData("GET", "0", "0")]
+    [InlineData("OPTIONS", "x", "x")]
+    public async Task Max_Forwards_is_decremented_on_TRACE_and_OPTIONS_and_left_alone_otherwise(string method, string sent, string forwarded)
+    {
+        var router = await RoutedAsync("maxfwd2.test");
+        var answer = await router.RawAsync($"{method} / HTTP/1.1\r\nHost: maxfwd2.test\r\nMax-Forwards: {sent}\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.Contains($"x-seen-max-forwards: {forwarded}\r\n", answer, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Via_is_added_only_when_Router_Via_names_the_router_and_appends_to_the_clients()
+    {
+        var plain = await RoutedAsync("via.test");
+        var none = await plain.RawAsync("GET / HTTP/1.1\r\nHost: via.test\r\nConnection: close\r\n\r\n");
+        Assert.DoesNotContain("x-seen-via", none, StringComparison.OrdinalIgnoreCase);
+
+        var named = await RoutedAsync("via-named.test", ("Router:Via", "edge"));
+        var added = await named.RawAsync("GET / HTTP/1.1\r\nHost: via-named.test\r\nConnection: close\r\n\r\n");
+        Assert.Contains("x-seen-via: 1.1 edge\r\n", added, StringComparison.OrdinalIgnoreCase);
+        var appended = await named.RawAsync("GET / HTTP/1.1\r\nHost: via-named.test\r\nVia: 1.0 front\r\nConnection: close\r\n\r\n");
+        Assert.Contains("x-seen-via: 1.0 front, 1.1 edge\r\n", appended, StringComparison.OrdinalIgnoreCase);
+    }
 }

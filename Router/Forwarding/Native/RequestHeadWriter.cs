@@ -21,6 +21,9 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<Rou
 
     private readonly bool _dropProxyHeader = !options.Value.ForwardProxyHeader;
 
+    // "1.1 <pseudonym>" when Router:Via is set.
+    private readonly string? _via = string.IsNullOrEmpty(options.Value.Via) ? null : "1.1 " + options.Value.Via;
+
     /// <summary>Writes the head; the caller returns <paramref name="buffer"/> to <see cref="ArrayPool{T}.Shared"/>.</summary>
     /// <param name="chunked">The body goes chunked (the client's did): Content-Length is not sent.</param>
     /// <param name="close">Ask the backend to close after the response (Router:HttpKeepAlive false).</param>
@@ -40,6 +43,8 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<Rou
         var headers = request.Headers;
         var connection = headers.Connection;
         var namesHeaders = connection.Count > 0 && ConnectionTokens.NamesAny(connection);
+        var maxForwards = IntermediaryHeaders.HasMaxForwards(request.Method) ? IntermediaryHeaders.ForwardedMaxForwards(request) : null;
+        var viaSent = false;
         foreach (var (name, values) in headers)
         {
             if (string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
@@ -79,6 +84,27 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<Rou
                 }
             }
 
+            if (maxForwards is not null && string.Equals(name, HeaderNames.MaxForwards, StringComparison.OrdinalIgnoreCase))
+            {
+                head.Text(name);
+                head.Bytes(": "u8);
+                head.Text(maxForwards);
+                head.Bytes("\r\n"u8);
+                continue;
+            }
+
+            if (_via is not null && string.Equals(name, HeaderNames.Via, StringComparison.OrdinalIgnoreCase))
+            {
+                viaSent = true;
+                head.Text(name);
+                head.Bytes(": "u8);
+                WriteValues(ref head, values, ", ");
+                head.Bytes(", "u8);
+                head.Text(_via);
+                head.Bytes("\r\n"u8);
+                continue;
+            }
+
             head.Text(name);
             head.Bytes(": "u8);
             // HttpClient would join a repeated Cookie with ',' (wrong for cookies); YARP joins it with "; ".
@@ -95,6 +121,13 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<Rou
                 head.Text(decision.Value(i));
                 head.Bytes("\r\n"u8);
             }
+        }
+
+        if (_via is not null && !viaSent)
+        {
+            head.Bytes("Via: "u8);
+            head.Text(_via);
+            head.Bytes("\r\n"u8);
         }
 
         if (chunked)
