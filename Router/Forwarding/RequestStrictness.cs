@@ -12,8 +12,9 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// <item>A request-target with <c>#</c> (RFC 9112 3.2: a fragment is not part of a request-target)
 /// is 400 in Safe mode; Hipache mode forwards it as Hipache did (as <c>%23</c>, the closest an
 /// HTTP client library can send, see <see cref="RawTarget"/>).</item>
+/// <item>Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1) is faulty framing: 400.</item>
 /// </list>
-/// Both are a scan of a few bytes on the request path.
+/// Each is a scan of a few bytes on the request path.
 /// </summary>
 internal static class RequestStrictness
 {
@@ -24,6 +25,13 @@ internal static class RequestStrictness
         if (contentLength.Count > 0 && !IsDigits(contentLength))
         {
             return "invalid Content-Length";
+        }
+
+        // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message makes its framing faulty (an
+        // HTTP/1.0 hop in front may have read the body another way); Kestrel reads it as chunked.
+        if (HttpProtocol.IsHttp10(context.Request.Protocol) && context.Request.Headers.ContainsKey(HeaderNames.TransferEncoding))
+        {
+            return "Transfer-Encoding in an HTTP/1.0 request";
         }
 
         if (!hipacheMode && context.Features.Get<IHttpRequestFeature>()?.RawTarget is { } target && target.Contains('#', StringComparison.Ordinal))

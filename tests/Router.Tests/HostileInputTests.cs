@@ -46,6 +46,14 @@ public sealed class HostileInputTests(RedisFixture fixture) : RouterTestBase(fix
     [InlineData("unclosed IPv6 bracket", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n")]
     [InlineData("not an IPv6 literal in brackets", "GET / HTTP/1.1\r\nHost: [hostile.test]\r\n\r\n")]
     [InlineData("empty label", "GET / HTTP/1.1\r\nHost: hostile..test\r\nConnection: close\r\n\r\n")]
+    [InlineData("no Host in HTTP/1.1 (RFC 9112 3.2)", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")]
+    [InlineData("whitespace before the first header (RFC 9112 2.2)", "GET / HTTP/1.1\r\n Host: hostile.test\r\n\r\n")]
+    [InlineData("whitespace before a colon (RFC 9112 5.1)", "GET / HTTP/1.1\r\nHost : hostile.test\r\n\r\n")]
+    [InlineData("two spaces in the request line (RFC 9112 3)", "GET  / HTTP/1.1\r\nHost: hostile.test\r\n\r\n")]
+    [InlineData("a final transfer coding other than chunked (RFC 9112 6.3)", "POST / HTTP/1.1\r\nHost: hostile.test\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n")]
+    [InlineData("Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1)", "POST / HTTP/1.0\r\nHost: hostile.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")]
+    [InlineData("a bare CR in a header value (RFC 9112 2.2)", "GET / HTTP/1.1\r\nHost: hostile.test\r\nX-A: a\rb\r\n\r\n")]
+    [InlineData("a NUL in the target", "GET /a\u0000b HTTP/1.1\r\nHost: hostile.test\r\n\r\n")]
     public async Task Smuggling_and_malformed_requests_get_400_and_reach_no_backend(string what, string request)
     {
         var answer = await Router.RawAsync(request);
