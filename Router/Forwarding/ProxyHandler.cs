@@ -154,6 +154,18 @@ internal sealed partial class ProxyHandler
             return Answer(context, StatusCodes.Status400BadRequest, violation, new(HeaderNames.Connection, "close"));
         }
 
+        if (!_hipacheMode && HttpProtocol.IsHttp10(context.Request.Protocol))
+        {
+            // RFC 9112 9.3: a proxy MUST NOT keep a connection with an HTTP/1.0 client alive (its
+            // "keep-alive" may have been forwarded blindly by an HTTP/1.0 proxy in front). Set when
+            // the response starts, so that error pages (which clear the headers) carry it too.
+            context.Response.OnStarting(static state =>
+            {
+                ((HttpContext)state).Response.Headers.Connection = "close";
+                return Task.CompletedTask;
+            }, context);
+        }
+
         var method = context.Request.Method;
         if (HttpMethods.IsConnect(method) && context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect != true)
         {

@@ -30,7 +30,10 @@ public sealed class ProtocolStrictnessTests(RedisFixture fixture) : RouterScenar
 
             context.Response.Headers["x-seen-raw-target"] = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
             using var reader = new StreamReader(context.Request.Body);
-            await context.Response.WriteAsync("body=" + await reader.ReadToEndAsync(context.RequestAborted));
+            var text = "body=" + await reader.ReadToEndAsync(context.RequestAborted);
+            // A length, so that an HTTP/1.0 client's connection can stay open when the router allows it.
+            context.Response.ContentLength = System.Text.Encoding.UTF8.GetByteCount(text);
+            await context.Response.WriteAsync(text);
         });
         await router.RpushAsync(Db, host, host, backend.Url);
         return router;
@@ -166,5 +169,29 @@ public sealed class ProtocolStrictnessTests(RedisFixture fixture) : RouterScenar
         Assert.Contains("x-seen-via: 1.1 edge\r\n", added, StringComparison.OrdinalIgnoreCase);
         var appended = await named.RawAsync("GET / HTTP/1.1\r\nHost: via-named.test\r\nVia: 1.0 front\r\nConnection: close\r\n\r\n");
         Assert.Contains("x-seen-via: 1.0 front, 1.1 edge\r\n", appended, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task An_HTTP_1_0_client_connection_is_never_kept_alive_in_Safe_mode_and_is_in_Hipache_mode()
+    {
+        const string request = "GET / HTTP/1.0\r\nHost: {0}\r\nConnection: keep-alive\r\n\r\n";
+        var safe = await RoutedAsync("http10.test");
+        // RawAsync reads until the router closes: it returns only because the connection ends.
+        var closed = await safe.RawAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, request, "http10.test"));
+        Assert.StartsWith("HTTP/1.1 200", closed, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", closed, StringComparison.OrdinalIgnoreCase);
+
+        var hipache = await RoutedAsync("http10-h.test", ("Router:Compatibility", "Hipache"));
+        var kept = await hipache.RawAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, request, "http10-h.test"), until: "body=");
+        Assert.Contains("Connection: keep-alive", kept, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task An_error_page_to_an_HTTP_1_0_client_closes_the_connection_too()
+    {
+        var router = await RouterAsync();
+        var answer = await router.RawAsync("GET / HTTP/1.0\r\nHost: nowhere.test\r\nConnection: keep-alive\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 400", answer, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", answer, StringComparison.OrdinalIgnoreCase);
     }
 }
