@@ -48,7 +48,8 @@ public sealed class AdminApiFixture : IAsyncLifetime
     /// <summary>The service on real Kestrel on an ephemeral loopback port (instead of the in-memory server); call before any client.</summary>
     public Uri StartKestrel()
     {
-        _factory.UseKestrel(0);
+        // An explicit ephemeral loopback endpoint: with UseKestrel(0) Kestrel was seen binding its default 127.0.0.1:5000 (a clash between parallel tests).
+        _factory.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
         _factory.StartServer();
         var addresses = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         return new Uri(addresses.First());

@@ -18,7 +18,8 @@ public sealed class BodyLimitTests(AdminApiFixture fixture)
             web.UseSetting("RouteStore:KeyPrefix", fixture.Prefix);
             web.UseSetting("Admin:ApiKeys:0", AdminApiFixture.Key);
         });
-        factory.UseKestrel(0);
+        // An explicit ephemeral loopback endpoint: with UseKestrel(0) Kestrel was seen binding its default 127.0.0.1:5000 (a clash between parallel tests).
+        factory.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, 0));
         factory.StartServer();
         using var client = factory.CreateClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", AdminApiFixture.Key);
