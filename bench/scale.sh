@@ -140,10 +140,15 @@ for SIZE in $CACHE_SIZES; do
   esac
   printf '%s\twarmup\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
-  # GC activity over the two low-concurrency phases, to tell a GC pause from the miss path in their tails.
-  taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters System.Runtime --refresh-interval 1 \
-    --format csv -o "$WORKDIR/gc-hotcold-$SIZE.csv" --duration "$(hms $((HOT_SECONDS + COLD_SECONDS + 4)))" >/dev/null 2>&1 &
-  GC_PID=$!; PIDS+=("$GC_PID"); sleep 1
+  # GC activity over the two low-concurrency phases, to tell a GC pause from the miss path in their
+  # tails. The session itself (EventPipe, once a second) lengthens those tails: HOTCOLD_COUNTERS=0
+  # measures without it.
+  GC_PID=
+  if [[ ${HOTCOLD_COUNTERS:-1} == 1 ]]; then
+    taskset -c "$CPU_CLIENT" "$COUNTERS" collect -p "$ROUTER_PID" --counters System.Runtime --refresh-interval 1 \
+      --format csv -o "$WORKDIR/gc-hotcold-$SIZE.csv" --duration "$(hms $((HOT_SECONDS + COLD_SECONDS + 4)))" >/dev/null 2>&1 &
+    GC_PID=$!; PIDS+=("$GC_PID"); sleep 1
+  fi
   echo hot >"$PHASE_FILE"
   run_wrk "hot-$SIZE" 1 "$HOT_SECONDS" scale-random.lua 0 1
   printf '%s\thot (1 conn, 1 host)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
@@ -153,7 +158,7 @@ for SIZE in $CACHE_SIZES; do
   ((W_requests <= COLD_HOSTS)) || die "cold phase sent $W_requests requests for $COLD_HOSTS cold hosts: raise COLD_HOSTS"
   printf '%s\tcold (%s conn, new host each)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\t\t\t\t\t\t\t\t\t\t\n' "$SIZE" "$COLD_CONNS" "$W_RPS" "$W_P50" "$W_P99" "$W_P999" "$W_MAX" "$W_err_status" "$W_SOCKERR" >>"$OUT"
 
-  wait "$GC_PID" 2>/dev/null || true
+  [[ -z $GC_PID ]] || wait "$GC_PID" 2>/dev/null || true
   if [[ $WARMUP_ORDER == sequential ]]; then
     echo fill >"$PHASE_FILE"
     run_wrk "fill-$SIZE" "$CONNS" "$FILL_SECONDS" scale-cold.lua $((N - COLD_HOSTS)) "$N"
