@@ -75,6 +75,18 @@ internal sealed class RunningRouter : IAsyncDisposable
             configure?.Invoke(builder);
         });
         await app.StartAsync();
+
+        // The router starts once it listens for changes, which needs only the subscription
+        // connection; on a loaded test machine the command connection can still be handshaking,
+        // and a first request would then be a 503 that no test means. Wait for it (bounded: a
+        // test that starts a router with Redis down goes on after the deadline).
+        var connections = app.Services.GetRequiredService<Hipache.Aspire.RouteStore.RedisConnections>();
+        var deadline = Environment.TickCount64 + 5000;
+        while (!connections.IsConnected && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(20);
+        }
+
         var listeners = app.Services.GetRequiredService<RouterListeners>();
         return new RunningRouter(app, prefix, listeners.RoutedPorts[0], listeners.ManagementPort);
     }
