@@ -24,15 +24,15 @@ internal sealed class Utf8BodyMiddleware(RequestDelegate next, IProblemDetailsSe
         }
 
         request.EnableBuffering();
-        byte[] body;
+        bool valid;
         using (var copy = new MemoryStream())
         {
             await request.Body.CopyToAsync(copy, context.RequestAborted).ConfigureAwait(false);
-            body = copy.GetBuffer().AsSpan(0, (int)copy.Length).ToArray();
+            valid = Utf8.IsValid(copy.GetBuffer().AsSpan(0, (int)copy.Length));
         }
 
         request.Body.Position = 0;
-        if (Utf8.IsValid(body))
+        if (valid)
         {
             await next(context).ConfigureAwait(false);
             return;

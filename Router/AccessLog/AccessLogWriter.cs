@@ -26,7 +26,7 @@ internal sealed partial class AccessLogWriter : BackgroundService
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly StringBuilder _line = new(256);
-    private readonly bool _hipacheAddresses;
+    private readonly bool _hipacheMode;
 
     private readonly Channel<AccessLogEntry> _queue = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(QueueCapacity)
     {
@@ -47,8 +47,7 @@ internal sealed partial class AccessLogWriter : BackgroundService
         var target = options.Value.AccessLog;
         IsEnabled = !string.IsNullOrWhiteSpace(target);
         _path = IsEnabled && !IsStandardOutput(target!) ? Path.GetFullPath(target!) : null;
-        LogAllRequests = options.Value.Compatibility != CompatibilityMode.Hipache;
-        _hipacheAddresses = !LogAllRequests;
+        _hipacheMode = options.Value.Compatibility == CompatibilityMode.Hipache;
         if (_path is not null)
         {
             // Fail at start, with the path in the message, rather than at the first request.
@@ -63,7 +62,7 @@ internal sealed partial class AccessLogWriter : BackgroundService
     public bool IsEnabled { get; }
 
     /// <summary>Safe mode logs every request (Q22); Hipache mode only those that reached a backend.</summary>
-    public bool LogAllRequests { get; }
+    public bool LogAllRequests => !_hipacheMode;
 
     public long Dropped => Interlocked.Read(ref _dropped);
 
@@ -128,7 +127,7 @@ internal sealed partial class AccessLogWriter : BackgroundService
             _line.Clear();
             AccessLogLine.Append(
                 _line,
-                Forwarding.ClientAddress.Format(entry.Address, _hipacheAddresses) ?? "-",
+                Forwarding.ClientAddress.Format(entry.Address, _hipacheMode) ?? "-",
                 entry.StartedAt,
                 entry.Method,
                 entry.Target,

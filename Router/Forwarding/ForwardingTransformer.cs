@@ -1,5 +1,6 @@
 using Hipache.Aspire.Router.Configuration;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Hipache.Aspire.Router.Forwarding;
@@ -41,15 +42,15 @@ internal sealed class ForwardingTransformer : HttpTransformer
 
         if (IntermediaryHeaders.ForwardedMaxForwards(httpContext.Request) is { } maxForwards)
         {
-            headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.MaxForwards);
-            headers.TryAddWithoutValidation(Microsoft.Net.Http.Headers.HeaderNames.MaxForwards, maxForwards);
+            headers.Remove(HeaderNames.MaxForwards);
+            headers.TryAddWithoutValidation(HeaderNames.MaxForwards, maxForwards);
         }
 
         if (_via is not null)
         {
-            var via = headers.TryGetValues(Microsoft.Net.Http.Headers.HeaderNames.Via, out var existing) ? string.Join(", ", existing) + ", " + _via : _via;
-            headers.Remove(Microsoft.Net.Http.Headers.HeaderNames.Via);
-            headers.TryAddWithoutValidation(Microsoft.Net.Http.Headers.HeaderNames.Via, via);
+            var via = headers.TryGetValues(HeaderNames.Via, out var existing) ? string.Join(", ", existing) + ", " + _via : _via;
+            headers.Remove(HeaderNames.Via);
+            headers.TryAddWithoutValidation(HeaderNames.Via, via);
         }
 
         var decision = _forwarded.Decide(httpContext);

@@ -18,6 +18,9 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// </summary>
 internal sealed partial class ProxyHandler
 {
+    // The methods the router forwards (TRACE too, unless Router:AllowTrace is off).
+    private const string MethodsWithoutTrace = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
     private readonly IHttpForwarder _forwarder;
     private readonly NativeForwarder? _native;
     private readonly HttpMessageInvoker _client;
@@ -133,7 +136,7 @@ internal sealed partial class ProxyHandler
                     context.Connection.RemoteIpAddress,
                     trace.StartedAt,
                     request.Method,
-                    context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? request.Path.Value ?? "/",
+                    Target(context),
                     request.Protocol,
                     context.Response.StatusCode,
                     trace.ResponseBytes,
@@ -176,7 +179,7 @@ internal sealed partial class ProxyHandler
 
         if (HttpMethods.IsTrace(method) && !_allowTrace)
         {
-            return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed", new(HeaderNames.Allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+            return Answer(context, StatusCodes.Status405MethodNotAllowed, "TRACE is not allowed", new(HeaderNames.Allow, MethodsWithoutTrace));
         }
 
         if (IntermediaryHeaders.HasMaxForwards(method) && IntermediaryHeaders.MaxForwards(context.Request) == 0)
@@ -515,16 +518,14 @@ internal sealed partial class ProxyHandler
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.Headers.CacheControl = "no-cache";
-        var allowed = _allowTrace ? "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE" : "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
         if (HttpMethods.IsOptions(context.Request.Method))
         {
-            response.Headers.Allow = allowed;
+            response.Headers.Allow = _allowTrace ? MethodsWithoutTrace + ", TRACE" : MethodsWithoutTrace;
             response.ContentLength = 0;
             return Task.CompletedTask;
         }
 
-        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
-        var echo = IntermediaryHeaders.TraceEcho(context, target);
+        var echo = IntermediaryHeaders.TraceEcho(context, Target(context));
         response.ContentType = "message/http";
         response.ContentLength = echo.Length;
         if (context.Features.Get<RequestTrace>() is { } trace)
@@ -534,6 +535,10 @@ internal sealed partial class ProxyHandler
 
         return response.Body.WriteAsync(echo, context.RequestAborted).AsTask();
     }
+
+    /// <summary>The request-target as the client sent it (the path when Kestrel has no raw one).</summary>
+    private static string Target(HttpContext context) =>
+        context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
 
     private Task Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
     {

@@ -329,41 +329,28 @@ internal sealed partial class RouteCache
             var answer = answers[i];
             ref var epoch = ref _epochs[Stripe(keys[i])];
 
-            // Nothing changed (the common refresh): the cached slot becomes this read in place.
+            // A change that arrived while we were reading may not be in what we read: keep the
+            // answer for this request (and as a stale copy), but make the next one read again.
+            // Checked before and after the slot is stored or renewed, so an invalidation in
+            // between is not lost. Nothing changed (the common refresh): the cached slot becomes
+            // this read in place.
+            KeySlot slot;
             if (Volatile.Read(ref epoch) == epochs[i] && Find(keys[i]) is { IsDemoted: false } current && Matches(current, answer)
                 && current.TryRenew(readAt, sequence, generation))
             {
-                if (Volatile.Read(ref epoch) != epochs[i])
-                {
-                    current.Demote();
-                }
-
-                slots[i] = current;
-                continue;
-            }
-
-            KeySlot slot;
-            if (answer.Exists)
-            {
-                var route = new RouteEntry(keys[i], answer, _pool, _marks, readAt, sequence, generation);
-                ReportIgnoredParts(route);
-                slot = route;
+                slot = current;
             }
             else
             {
-                var requestedHostDead = _hipacheMode && answer.DeadIndexes.Count > 0 ? answer.DeadIndexes : null;
-                slot = new NotFoundSlot(keys[i], requestedHostDead, readAt, sequence, generation);
+                slot = NewSlot(keys[i], answer, readAt, sequence, generation);
+                if (Volatile.Read(ref epoch) != epochs[i])
+                {
+                    slot.Demote();
+                }
+
+                Store(slot);
             }
 
-            // A change that arrived while we were reading may not be in what we read: keep the
-            // answer for this request (and as a stale copy), but make the next one read again.
-            // Checked before and after the store, so an invalidation in between is not lost.
-            if (Volatile.Read(ref epoch) != epochs[i])
-            {
-                slot.Demote();
-            }
-
-            Store(slot);
             if (Volatile.Read(ref epoch) != epochs[i])
             {
                 slot.Demote();
@@ -557,6 +544,19 @@ internal sealed partial class RouteCache
         }
 
         return (slot.ReadAt + _ttlMs, slot.ReadAt + (_ttlMs / 2));
+    }
+
+    private KeySlot NewSlot(string key, FrontendRead answer, long readAt, long sequence, long generation)
+    {
+        if (!answer.Exists)
+        {
+            var requestedHostDead = _hipacheMode && answer.DeadIndexes.Count > 0 ? answer.DeadIndexes : null;
+            return new NotFoundSlot(key, requestedHostDead, readAt, sequence, generation);
+        }
+
+        var route = new RouteEntry(key, answer, _pool, _marks, readAt, sequence, generation);
+        ReportIgnoredParts(route);
+        return route;
     }
 
     private bool Matches(KeySlot slot, FrontendRead read) => slot switch

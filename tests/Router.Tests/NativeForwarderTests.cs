@@ -26,6 +26,15 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
             Timeout = TimeSpan.FromSeconds(30),
         };
 
+    /// <summary>One request on <paramref name="client"/> (kept alive): its status and body.</summary>
+    private static async Task<(HttpStatusCode Status, string Body)> SendAsync(HttpClient client, string host, HttpMethod? method = null, HttpContent? content = null)
+    {
+        using var request = new HttpRequestMessage(method ?? HttpMethod.Get, "/") { Content = content };
+        request.Headers.Host = host;
+        using var response = await client.SendAsync(request, Ct);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(Ct));
+    }
+
     private Task<RunningRouter> RouterAsync(params (string Key, string Value)[] settings) =>
         StartRouterAsync(new Dictionary<string, string?> { ["Router:Forwarder"] = "Native", ["Router:RetryOnError"] = "0" }, settings);
 
@@ -211,18 +220,10 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         await using (backend)
         {
             using var client = KeepAliveClient(router);
-            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "bodiless.test" } })
-            using (var answer = await client.SendAsync(first, Ct))
-            {
-                Assert.True((int)answer.StatusCode == status, $"{what}: {answer.StatusCode}");
-                Assert.Empty(await answer.Content.ReadAsByteArrayAsync(Ct));
-            }
-
-            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "bodiless.test" } })
-            using (var answer = await client.SendAsync(second, Ct))
-            {
-                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
-            }
+            var (firstStatus, firstBody) = await SendAsync(client, "bodiless.test");
+            Assert.True((int)firstStatus == status, $"{what}: {firstStatus}");
+            Assert.Empty(firstBody);
+            Assert.Equal("next", (await SendAsync(client, "bodiless.test")).Body);
 
             Assert.Equal(2, backend.Connections);
         }
@@ -235,17 +236,8 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         await using (backend)
         {
             using var client = KeepAliveClient(router);
-            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "longer.test" } })
-            using (var answer = await client.SendAsync(first, Ct))
-            {
-                Assert.Equal("ok", await answer.Content.ReadAsStringAsync(Ct));
-            }
-
-            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "longer.test" } })
-            using (var answer = await client.SendAsync(second, Ct))
-            {
-                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
-            }
+            Assert.Equal("ok", (await SendAsync(client, "longer.test")).Body);
+            Assert.Equal("next", (await SendAsync(client, "longer.test")).Body);
 
             Assert.Equal(2, backend.Connections);
         }
@@ -261,18 +253,11 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         await using (backend)
         {
             using var client = KeepAliveClient(router);
-            using (var first = new HttpRequestMessage(HttpMethod.Post, "/") { Headers = { Host = "reset.test" }, Content = new StringContent("form") })
-            using (var answer = await client.SendAsync(first, Ct))
-            {
-                Assert.Equal(HttpStatusCode.ResetContent, answer.StatusCode);
-                Assert.Empty(await answer.Content.ReadAsByteArrayAsync(Ct));
-            }
-
-            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "reset.test" } })
-            using (var answer = await client.SendAsync(second, Ct))
-            {
-                Assert.Equal("next", await answer.Content.ReadAsStringAsync(Ct));
-            }
+            using var form = new StringContent("form");
+            var (status, body) = await SendAsync(client, "reset.test", HttpMethod.Post, form);
+            Assert.Equal(HttpStatusCode.ResetContent, status);
+            Assert.Empty(body);
+            Assert.Equal("next", (await SendAsync(client, "reset.test")).Body);
 
             Assert.Equal(1, backend.Connections);
         }
@@ -304,20 +289,12 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
         await using (backend)
         {
             using var client = KeepAliveClient(router);
-            using (var first = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "unasked.test" } })
-            using (var answer = await client.SendAsync(first, Ct))
-            {
-                Assert.Equal("first", await answer.Content.ReadAsStringAsync(Ct));
-            }
+            Assert.Equal("first", (await SendAsync(client, "unasked.test")).Body);
 
-            // Until the unasked bytes have surely arrived at the router.
+            // Once the backend's write has returned, loopback TCP has put the bytes in the
+            // router's receive queue: no further wait is needed.
             await Poll.UntilAsync(() => Task.FromResult(backend.UnaskedSent), sent => sent, TimeSpan.FromSeconds(5), "the unasked response to be sent");
-            await Task.Delay(50, Ct);
-            using (var second = new HttpRequestMessage(HttpMethod.Get, "/") { Headers = { Host = "unasked.test" } })
-            using (var answer = await client.SendAsync(second, Ct))
-            {
-                Assert.Equal("answer 2", await answer.Content.ReadAsStringAsync(Ct));
-            }
+            Assert.Equal("answer 2", (await SendAsync(client, "unasked.test")).Body);
 
             Assert.Equal(2, backend.Connections);
         }

@@ -43,7 +43,7 @@ internal sealed class RequestHeadWriter(ForwardedHeaders forwarded, IOptions<Rou
         var headers = request.Headers;
         var connection = headers.Connection;
         var namesHeaders = connection.Count > 0 && ConnectionTokens.NamesAny(connection);
-        var maxForwards = IntermediaryHeaders.HasMaxForwards(request.Method) ? IntermediaryHeaders.ForwardedMaxForwards(request) : null;
+        var maxForwards = IntermediaryHeaders.ForwardedMaxForwards(request);
         var viaSent = false;
         foreach (var (name, values) in headers)
         {
