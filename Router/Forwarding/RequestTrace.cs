@@ -2,29 +2,33 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using Hipache.Aspire.Router.Routing;
+using Hipache.Aspire.Router.Threading;
 
 namespace Hipache.Aspire.Router.Forwarding;
 
 /// <summary>
 /// One request's route, chosen backend and timings, for the <c>x-debug-*</c> headers
-/// (hipache-compat 5.6) and the access log line (5.7). Created only when one of them is on
-/// for this request, so ordinary requests with both off pay nothing.
+/// (hipache-compat 5.6) and the access log line (5.7). Taken only when one of them is on for
+/// this request, so ordinary requests with both off pay nothing; with the access log on, every
+/// request takes one, so they are pooled (<see cref="Rent"/>, <see cref="Return"/>).
 /// </summary>
-internal sealed class RequestTrace(long requestStart, DateTimeOffset startedAt, bool debugHeaders)
+internal sealed class RequestTrace
 {
+    private static readonly SharedPool<RequestTrace> Pool = new(1024);
+
     public static readonly string Version =
         typeof(RequestTrace).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     /// <summary>The normalised Host, once known (set only for debug headers).</summary>
     public string RequestedHost { get; set; } = string.Empty;
 
-    public long RequestStart { get; } = requestStart;
+    public long RequestStart { get; private set; }
 
     /// <summary>Wall-clock start, for the access log's date.</summary>
-    public DateTimeOffset StartedAt { get; } = startedAt;
+    public DateTimeOffset StartedAt { get; private set; }
 
     /// <summary>The request carried X-Debug and debugging is enabled.</summary>
-    public bool DebugHeaders { get; } = debugHeaders;
+    public bool DebugHeaders { get; private set; }
 
     public long AttemptStart { get; set; }
 
@@ -34,6 +38,26 @@ internal sealed class RequestTrace(long requestStart, DateTimeOffset startedAt, 
 
     /// <summary>Body bytes of this response sent to the client (Q22), counted by whoever wrote them.</summary>
     public long ResponseBytes { get; set; }
+
+    public static RequestTrace Rent(long requestStart, DateTimeOffset startedAt, bool debugHeaders)
+    {
+        var trace = Pool.TryRent() ?? new RequestTrace();
+        trace.RequestStart = requestStart;
+        trace.StartedAt = startedAt;
+        trace.DebugHeaders = debugHeaders;
+        return trace;
+    }
+
+    /// <summary>For the next request: call once nothing of this one can read it any more.</summary>
+    public void Return()
+    {
+        RequestedHost = string.Empty;
+        AttemptStart = 0;
+        Route = null;
+        BackendIndex = -1;
+        ResponseBytes = 0;
+        Pool.Return(this);
+    }
 
     /// <summary>Writes the headers; <paramref name="error"/> is the router's message for its own answers.</summary>
     public void WriteDebugHeaders(IHeaderDictionary headers, string? error)

@@ -1,4 +1,12 @@
 using BenchmarkDotNet.Running;
+using Hipache.Aspire.Router.Benchmarks;
 
 // dotnet run -c Release --project bench/Router.Benchmarks -- --filter '*'
-BenchmarkSwitcher.FromAssembly(typeof(Hipache.Aspire.Router.Benchmarks.HotPathBenchmarks).Assembly).Run(args);
+// dotnet run -c Release --project bench/Router.Benchmarks -- --allocations [Native|Yarp] [requests]
+if (args is ["--allocations", ..])
+{
+    AllocationProfile.Run(args.Length > 1 ? args[1] : "Native", args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200_000);
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(HotPathBenchmarks).Assembly).Run(args);

@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Hipache.Aspire.Router.Configuration;
 using Hipache.Aspire.Router.Routing;
+using Hipache.Aspire.Router.Threading;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
@@ -75,6 +77,7 @@ internal sealed partial class NativeForwarder
             : AcquireThenExchangeAsync(context, pool, backend, acquire, body);
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardOutcome> AcquireThenExchangeAsync(HttpContext context, BackendConnectionPool pool, BackendAddress backend, ValueTask<BackendConnection> acquire, BodyReadTracker? body)
     {
         BackendConnection connection;
@@ -102,6 +105,8 @@ internal sealed partial class NativeForwarder
     /// One exchange on <paramref name="connection"/>, which goes back to <paramref name="pool"/> at
     /// its one exit (after EndExchange, so that the next user's exchange is never touched).
     /// </summary>
+    // Pooled: this method's box was the largest allocation of a proxied request (~340 B).
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
     private async ValueTask<ForwardOutcome> ExchangeAsync(HttpContext context, BackendConnectionPool pool, BackendAddress backend, BackendConnection connection, BodyReadTracker? body)
     {
         var reused = connection.Reused;
