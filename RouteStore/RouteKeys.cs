@@ -31,6 +31,7 @@ public sealed class RouteKeys
         AppIndexKey = prefix + ExtensionPrefix + "apps";
         StoreMarkerKey = prefix + ExtensionPrefix + "store";
         ProbeKeyPrefix = prefix + ExtensionPrefix + "probe:";
+        BalancingKeyPrefix = prefix + ExtensionPrefix + "balance:";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -65,7 +66,12 @@ public sealed class RouteKeys
     /// </summary>
     public string ProbeKeyPrefix { get; }
 
+    /// <summary>Prefix of each frontend's balancing hash (<see cref="Balancing"/>), absent for Hipache's random choice.</summary>
+    public string BalancingKeyPrefix { get; }
+
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
+
+    public string Balancing(string frontendKey) => BalancingKeyPrefix + frontendKey;
 
     public string Probe(string instance) => ProbeKeyPrefix + instance;
 
@@ -76,6 +82,10 @@ public sealed class RouteKeys
     /// <summary>The frontend key (e.g. <c>*.example.com</c>) of a full Redis key, or null when it is not a frontend key.</summary>
     public string? FrontendKeyOf(string redisKey) =>
         redisKey.StartsWith(FrontendKeyPrefix, StringComparison.Ordinal) ? redisKey[FrontendKeyPrefix.Length..] : null;
+
+    /// <summary>The frontend key of a full balancing key, or null when it is not one.</summary>
+    public string? BalancingKeyOf(string redisKey) =>
+        redisKey.StartsWith(BalancingKeyPrefix, StringComparison.Ordinal) ? redisKey[BalancingKeyPrefix.Length..] : null;
 
     /// <summary>The frontend key of a full dead-set key, or null when it is not one.</summary>
     public string? DeadKeyOf(string redisKey) =>

@@ -21,7 +21,7 @@ public sealed class RouteReader(RedisConnections connections)
     public RouteKeys Keys => connections.Keys;
 
     /// <summary>
-    /// Reads the lists and dead sets of <paramref name="keys"/> in one pipelined batch (one round
+    /// Reads the lists, dead sets and balancing settings of <paramref name="keys"/> in one pipelined batch (one round
     /// trip, plain pipeline so that it works across Redis Cluster slots), one result per key in order.
     /// </summary>
     public async Task<FrontendRead[]> ReadFrontendsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
@@ -29,11 +29,13 @@ public sealed class RouteReader(RedisConnections connections)
         ArgumentNullException.ThrowIfNull(keys);
         var db = connections.Read;
         var replies = new Task<RedisValue[]>[keys.Count * 2];
+        var balancing = new Task<HashEntry[]>[keys.Count];
         if (keys.Count == 1)
         {
-            // No batch object for the common miss (one uncached key): the two commands still go out back to back.
+            // No batch object for the common miss (one uncached key): the commands still go out back to back.
             replies[0] = db.ListRangeAsync(connections.Keys.Frontend(keys[0]));
             replies[1] = db.SetMembersAsync(connections.Keys.Dead(keys[0]));
+            balancing[0] = db.HashGetAllAsync(connections.Keys.Balancing(keys[0]));
         }
         else
         {
@@ -42,12 +44,14 @@ public sealed class RouteReader(RedisConnections connections)
             {
                 replies[2 * i] = batch.ListRangeAsync(connections.Keys.Frontend(keys[i]));
                 replies[(2 * i) + 1] = batch.SetMembersAsync(connections.Keys.Dead(keys[i]));
+                balancing[i] = batch.HashGetAllAsync(connections.Keys.Balancing(keys[i]));
             }
 
             batch.Execute();
         }
 
         await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAll(balancing).WaitAsync(cancellationToken).ConfigureAwait(false);
         var reads = new FrontendRead[keys.Count];
         for (var i = 0; i < keys.Count; i++)
         {
@@ -65,7 +69,8 @@ public sealed class RouteReader(RedisConnections connections)
                 backends[b] = list[b + 1].ToString();
             }
 
-            reads[i] = new FrontendRead(keys[i], list[0].ToString(), backends, dead);
+            var settings = balancing[i].Result;
+            reads[i] = new FrontendRead(keys[i], list[0].ToString(), backends, dead, settings.Length == 0 ? null : Balancing.FromHash(settings));
         }
 
         return reads;
@@ -154,6 +159,10 @@ public sealed class RouteReader(RedisConnections connections)
             ? null
             : new TaggedFrontend(new Frontend(frontendKey, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]), FrontendTag.Compute(list));
     }
+
+    /// <summary>A frontend's balancing settings (<see cref="Balancing.Default"/> when it has none).</summary>
+    public async Task<Balancing> GetBalancingAsync(string frontendKey, CancellationToken cancellationToken = default) =>
+        Balancing.FromHash(await connections.Read.HashGetAllAsync(connections.Keys.Balancing(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false));
 
     /// <summary>Dead indexes of a frontend key and the time their set expires (all members expire together).</summary>
     public async Task<(IReadOnlySet<int> Indexes, DateTimeOffset? ExpiresAt)> GetDeadAsync(string frontendKey, CancellationToken cancellationToken = default)

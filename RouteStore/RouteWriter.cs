@@ -195,24 +195,27 @@ public sealed class RouteWriter(RedisConnections connections)
         return result;
     }
 
-    /// <summary>Deletes a frontend if <paramref name="condition"/> holds (one script), then its dead set, then publishes.</summary>
+    /// <summary>Deletes a frontend if <paramref name="condition"/> holds (one script), then its dead set and balancing settings, then publishes.</summary>
     public async Task<FrontendWriteResult> DeleteFrontendAsync(string frontendKey, FrontendCondition condition, CancellationToken cancellationToken = default)
     {
         RedisValue[] args = [condition.IfMatch ?? string.Empty, condition.Owner ?? string.Empty];
         var (result, _) = await EvaluateConditionalAsync(ConditionalDeleteScript, frontendKey, args, cancellationToken).ConfigureAwait(false);
         if (result.Outcome == FrontendOutcome.Deleted)
         {
+            // A frontend created later under this name starts from Hipache's random choice.
+            await connections.Write.KeyDeleteAsync(connections.Keys.Balancing(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
             await AfterListChangedAsync(frontendKey, cancellationToken).ConfigureAwait(false);
         }
 
         return result;
     }
 
-    /// <summary>Deletes a frontend and its dead set. Returns false when it did not exist.</summary>
+    /// <summary>Deletes a frontend, its dead set and its balancing settings. Returns false when it did not exist.</summary>
     public async Task<bool> DeleteFrontendAsync(string frontendKey, CancellationToken cancellationToken = default)
     {
         var deleted = await connections.Write.KeyDeleteAsync(connections.Keys.Frontend(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
         await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await connections.Write.KeyDeleteAsync(connections.Keys.Balancing(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (deleted)
         {
             await PublishChangeAsync(frontendKey).ConfigureAwait(false);
@@ -315,6 +318,25 @@ public sealed class RouteWriter(RedisConnections connections)
     {
         var value = await connections.Read.StringGetAsync(RouteKeys.CheckerHeartbeatKey).WaitAsync(cancellationToken).ConfigureAwait(false);
         return value.IsNull ? null : value.ToString();
+    }
+
+    /// <summary>
+    /// Replaces a frontend's balancing settings (one transaction on their own key; the default,
+    /// random, is stored as no key at all), then publishes the frontend key so routers re-read it.
+    /// </summary>
+    public async Task SetBalancingAsync(string frontendKey, Balancing balancing, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(balancing);
+        var key = connections.Keys.Balancing(frontendKey);
+        var transaction = connections.Write.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(key);
+        if (!balancing.IsDefault)
+        {
+            _ = transaction.HashSetAsync(key, balancing.ToHash());
+        }
+
+        await ExecuteAsync(transaction, cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(frontendKey).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public Task PublishChangeAsync(string frontendKey) =>

@@ -17,3 +17,16 @@ public sealed record FrontendSummary(string Host, string App, IReadOnlyList<stri
 
 /// <summary>A page of a listing; <c>nextCursor</c> is absent on the last page and opaque otherwise.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NextCursor);
+
+/// <summary>
+/// Body of <c>PUT /v1/frontends/{host}/balancing</c>, and what <c>GET</c> answers: <c>policy</c>
+/// is random, round-robin, least-requests, weighted or hash; <c>hashOn</c> (hash only) is
+/// <c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>; <c>weights</c> (weighted only) maps
+/// backend URLs to 1-1000, 1 for a backend not named.
+/// </summary>
+public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights);
+
+public sealed record BalancingView(
+    string Policy,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HashOn,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? Weights);

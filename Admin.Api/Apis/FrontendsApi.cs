@@ -27,8 +27,80 @@ internal static class FrontendsApi
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        group.MapGet("/{host}/balancing", GetBalancingAsync).WithName("GetBalancing").WithSummary("Reads how requests are spread over the frontend's backends.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{host}/balancing", PutBalancingAsync).WithName("PutBalancing").WithSummary("Sets the balancing policy: random, round-robin, least-requests, weighted or hash.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{host}/balancing", DeleteBalancingAsync).WithName("DeleteBalancing").WithSummary("Goes back to Hipache's random choice.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
     }
+
+    private static async Task<Results<Ok<BalancingView>, ProblemHttpResult, ValidationProblem>> GetBalancingAsync(
+        string host, RouteReader reader, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        return TypedResults.Ok(ViewOf(await reader.GetBalancingAsync(key, cancellationToken).ConfigureAwait(false)));
+    }
+
+    private static async Task<Results<Ok<BalancingView>, ProblemHttpResult, ValidationProblem>> PutBalancingAsync(
+        string host, BalancingWrite body, RouteReader reader, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var hostError))
+        {
+            errors["host"] = [hostError!];
+        }
+
+        var balancing = RouteValidation.ReadBalancing(body, errors);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        // Settings of a frontend that does not exist would wait for whoever creates one by that
+        // name; a deleted frontend's settings go with it.
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        await writer.SetBalancingAsync(key, balancing!, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "put-balancing", key, Balancing.Name(balancing!.Policy));
+        return TypedResults.Ok(ViewOf(balancing!));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteBalancingAsync(
+        string host, RouteReader reader, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        await writer.SetBalancingAsync(key, Balancing.Default, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "delete-balancing", key, "random");
+        return TypedResults.NoContent();
+    }
+
+    private static BalancingView ViewOf(Balancing balancing) => new(
+        Balancing.Name(balancing.Policy),
+        balancing.HashOn,
+        balancing.Policy == BalancingPolicy.Weighted ? balancing.Weights : null);
 
     private static async Task<Results<Ok<Page<FrontendSummary>>, ValidationProblem>> ListAsync(
         RouteReader reader, CancellationToken cancellationToken, string? match = null, string? cursor = null, int? limit = null)

@@ -1,3 +1,6 @@
+using Hipache.Aspire.Admin.Apis;
+using Hipache.Aspire.RouteStore;
+
 namespace Hipache.Aspire.Admin.Validation;
 
 /// <summary>
@@ -16,6 +19,9 @@ internal static class RouteValidation
     /// </summary>
     public const int MaxHostsPerApp = 1000;
     public const int MaxUrlLength = 2048;
+
+    /// <summary>"cookie:" and a header or cookie name of any sensible length.</summary>
+    public const int MaxHashOnLength = 256;
 
     /// <summary>
     /// Largest request body Kestrel accepts (413 beyond, instead of its 30 MB default): the
@@ -145,6 +151,70 @@ internal static class RouteValidation
     }
 
     /// <summary>Every URL normalized, in order; all errors collected under one field rather than stopping at the first.</summary>
+    /// <summary>Reads a balancing body into the stored form, or adds what is wrong to <paramref name="errors"/>.</summary>
+    public static Balancing? ReadBalancing(BalancingWrite? body, Dictionary<string, string[]> errors)
+    {
+        if (body is null || !Balancing.TryParsePolicy(body.Policy, out var policy))
+        {
+            errors["policy"] = ["policy is one of random, round-robin, least-requests, weighted, hash."];
+            return null;
+        }
+
+        string? hashOn = null;
+        if (policy == BalancingPolicy.Hash)
+        {
+            if (body.HashOn is not { Length: <= MaxHashOnLength } || !HashSource.TryParse(body.HashOn, out _))
+            {
+                errors["hashOn"] = [$"hashOn is 'header:<name>' or 'cookie:<name>' (a token, up to {MaxHashOnLength} characters in all) for the hash policy."];
+            }
+
+            hashOn = body.HashOn;
+        }
+        else if (body.HashOn is not null)
+        {
+            errors["hashOn"] = ["hashOn applies to the hash policy only."];
+        }
+
+        var weights = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (body.Weights is { Count: > 0 } given)
+        {
+            if (policy != BalancingPolicy.Weighted)
+            {
+                errors["weights"] = ["weights apply to the weighted policy only."];
+            }
+            else if (given.Count > MaxBackends)
+            {
+                errors["weights"] = [$"at most {MaxBackends} weights."];
+            }
+            else
+            {
+                var problems = new List<string>();
+                foreach (var (url, weight) in given)
+                {
+                    if (!TryNormalizeBackend(url, out var normalized, out var urlError))
+                    {
+                        problems.Add($"'{url}': {urlError}");
+                    }
+                    else if (weight is < 1 or > Balancing.MaxWeight)
+                    {
+                        problems.Add($"'{url}': a weight is an integer from 1 to {Balancing.MaxWeight}.");
+                    }
+                    else if (!weights.TryAdd(normalized, weight))
+                    {
+                        problems.Add($"'{url}': named twice.");
+                    }
+                }
+
+                if (problems.Count > 0)
+                {
+                    errors["weights"] = [.. problems];
+                }
+            }
+        }
+
+        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights);
+    }
+
     public static List<string> NormalizeBackends(IReadOnlyList<string>? input, Dictionary<string, string[]> errors, string field = "backends")
     {
         var backends = new List<string>();

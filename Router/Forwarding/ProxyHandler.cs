@@ -296,7 +296,7 @@ internal sealed partial class ProxyHandler
         var native = _native is not null && NativeForwarder.CanForward(context);
         for (var attempt = 0; ; attempt++)
         {
-            var index = Pick(route, tried, triedMany);
+            var index = BackendChooser.Pick(route, context, _hipacheMode, tried, triedMany);
             if (index < 0)
             {
                 await Answer(context, StatusCodes.Status502BadGateway, attempt == 0 ? "Cannot find a valid backend" : GiveUpMessage()).ConfigureAwait(false);
@@ -318,9 +318,19 @@ internal sealed partial class ProxyHandler
                 trace.AttemptStart = started;
             }
 
-            var outcome = native
-                ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
-                : await SendWithYarpAsync(context, backend, trace).ConfigureAwait(false);
+            ForwardOutcome outcome;
+            backend.Started();
+            try
+            {
+                outcome = native
+                    ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
+                    : await SendWithYarpAsync(context, backend, trace).ConfigureAwait(false);
+            }
+            finally
+            {
+                backend.Finished();
+            }
+
             _metrics.UpstreamDuration(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
             var error = outcome.Error;
@@ -385,7 +395,7 @@ internal sealed partial class ProxyHandler
             }
 
             // Nothing reached the backend: clear the forwarder's error and try another one.
-            MarkTried(index, ref tried, triedMany);
+            BackendChooser.MarkTried(index, ref tried, triedMany);
             context.Features.Set<IForwarderErrorFeature>(null);
             context.Response.StatusCode = StatusCodes.Status200OK;
             _metrics.Retry();
@@ -426,60 +436,6 @@ internal sealed partial class ProxyHandler
     }
 
     private string GiveUpMessage() => _retryOnError == 0 ? "Retry on error is disabled" : "Reached max retries limit";
-
-    /// <summary>
-    /// Uniformly random among live, untried backends (hipache-compat 4.2). When every backend is
-    /// marked dead, Safe mode tries them anyway (panic mode, Q19); Hipache mode answers 502.
-    /// </summary>
-    private int Pick(RouteEntry route, ulong tried, bool[]? triedMany)
-    {
-        var count = route.Backends.Length;
-        if (count == 0)
-        {
-            return -1;
-        }
-
-        var ignoreDead = route.LiveCount == 0 && !_hipacheMode;
-        var candidates = 0;
-        for (var i = 0; i < count; i++)
-        {
-            if ((ignoreDead || !route.Dead[i]) && !IsTried(i, tried, triedMany))
-            {
-                candidates++;
-            }
-        }
-
-        if (candidates == 0)
-        {
-            return -1;
-        }
-
-        var pick = Random.Shared.Next(candidates);
-        for (var i = 0; i < count; i++)
-        {
-            if ((ignoreDead || !route.Dead[i]) && !IsTried(i, tried, triedMany) && pick-- == 0)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    private static bool IsTried(int index, ulong tried, bool[]? triedMany) =>
-        triedMany is null ? (tried & (1UL << index)) != 0 : triedMany[index];
-
-    private static void MarkTried(int index, ref ulong tried, bool[]? triedMany)
-    {
-        if (triedMany is null)
-        {
-            tried |= 1UL << index;
-        }
-        else
-        {
-            triedMany[index] = true;
-        }
-    }
 
     /// <summary>Refused, unreachable, unresolvable or not connected in time: no request byte reached the backend (Q11).</summary>
     private static bool IsConnectFailure(ForwarderError error, Exception? exception)

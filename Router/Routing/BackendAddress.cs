@@ -31,6 +31,18 @@ internal sealed class BackendAddress
 
     public bool IsValid => DestinationPrefix is not null;
 
+    /// <summary>
+    /// Requests of this router now at this backend, for the least-requests policy. One count per
+    /// URL whatever the frontend, because the parsed address is shared (<see cref="BackendAddressPool"/>).
+    /// </summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    private int _inFlight;
+
+    public void Started() => Interlocked.Increment(ref _inFlight);
+
+    public void Finished() => Interlocked.Decrement(ref _inFlight);
+
     public static BackendAddress Parse(string url)
     {
         var text = url.Trim();

@@ -23,8 +23,9 @@ internal sealed partial class RouteChangeListener(
 
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // K: keyspace channel, g: DEL/EXPIRE/RENAME, l: list commands, s: set commands, x: expirations, e: evictions.
-    private const string RequiredEvents = "Kglsxe";
+    // K: keyspace channel, g: DEL/EXPIRE/RENAME, l: list commands, s: set commands, h: hash
+    // commands (balancing settings), x: expirations, e: evictions.
+    private const string RequiredEvents = "Kghlsxe";
 
     /// <summary>Completes once the change channel, 'dead' and keyspace subscriptions are in place.</summary>
     public Task Subscribed => _subscribed.Task;
@@ -87,6 +88,8 @@ internal sealed partial class RouteChangeListener(
         var deadPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.DeadKeyPrefix) + "*");
         await subscriber.SubscribeAsync(frontendPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
         await subscriber.SubscribeAsync(deadPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+        var balancingPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.BalancingKeyPrefix) + "*");
+        await subscriber.SubscribeAsync(balancingPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
     }
 
     private void OnChanged(string frontendKey)
@@ -109,7 +112,7 @@ internal sealed partial class RouteChangeListener(
 
     private void OnKeyspace(string redisKey)
     {
-        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.DeadKeyOf(redisKey);
+        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.DeadKeyOf(redisKey) ?? connections.Keys.BalancingKeyOf(redisKey);
         if (key is not null)
         {
             cache.Invalidate(key);

@@ -35,6 +35,7 @@ internal sealed class RouteEntry : KeySlot
         }
 
         (Dead, LiveCount) = DeadOf(key, read.DeadIndexes, Backends, marks, null);
+        Balancing = RouteBalancing.For(read.Policy, Backends);
     }
 
     private RouteEntry(RouteEntry matched, bool[] dead, int liveCount)
@@ -44,6 +45,7 @@ internal sealed class RouteEntry : KeySlot
         Backends = matched.Backends;
         Dead = dead;
         LiveCount = liveCount;
+        Balancing = matched.Balancing;
     }
 
     /// <summary>The key that matched (<c>www.example.com</c>, <c>*.example.com</c> or <c>*</c>).</summary>
@@ -59,12 +61,16 @@ internal sealed class RouteEntry : KeySlot
 
     public int LiveCount { get; }
 
+    /// <summary>The frontend's balancing policy and its state; null for Hipache's random choice.</summary>
+    public RouteBalancing? Balancing { get; }
+
     /// <summary>Whether <paramref name="read"/> says what this entry says, dead backends included (renewal, see <see cref="KeySlot.TryRenew"/>).</summary>
     public bool Matches(FrontendRead read, DeadMarkBook marks)
     {
         ArgumentNullException.ThrowIfNull(read);
         ArgumentNullException.ThrowIfNull(marks);
-        if (!read.Exists || !string.Equals(read.Identifier, Identifier, StringComparison.Ordinal) || read.Backends.Length != Backends.Length)
+        if (!read.Exists || !string.Equals(read.Identifier, Identifier, StringComparison.Ordinal) || read.Backends.Length != Backends.Length
+            || !(Balancing is null ? read.Policy.IsDefault : Balancing.Settings.SameAs(read.Policy)))
         {
             return false;
         }

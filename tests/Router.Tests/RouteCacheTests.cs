@@ -249,10 +249,10 @@ public sealed class RouteCacheTests(RedisFixture fixture) : RouterScenarioTests(
             Assert.Equal(LookupStatus.NotFound, junk.Status);
         }
 
-        await Poll.UntilAsync(() => Task.FromResult(cache.NotFoundCount), n => n <= 500, TimeSpan.FromSeconds(5), "the not-found slots to be swept back under their bound");
+        await Poll.UntilAsync(() => Task.FromResult(cache.NotFoundCount), n => n <= 500, TimeSpan.FromSeconds(10), "the not-found slots to be swept back under their bound");
         Assert.Equal(real.Length, cache.FoundCount);
         // Fresh (a slot that a late keyspace notification demoted is read again at once).
-        await Poll.UntilAsync(() => Task.FromResult(real.Count(host => cache.TryGetFresh(host, out var hit) && hit.Status == LookupStatus.Found)), n => n == real.Length, TimeSpan.FromSeconds(2), "every real host to be a fresh hit");
+        await Poll.UntilAsync(() => Task.FromResult(real.Count(host => cache.TryGetFresh(host, out var hit) && hit.Status == LookupStatus.Found)), n => n == real.Length, TimeSpan.FromSeconds(10), "every real host to be a fresh hit");
     }
 
     [Fact]

@@ -1,0 +1,59 @@
+using Hipache.Aspire.RouteStore;
+
+namespace Hipache.Aspire.Router.Routing;
+
+/// <summary>
+/// A route's balancing settings (<see cref="Balancing"/>) resolved against its backends: weights
+/// and hash seeds by index, and the round-robin position. Only routes with settings of their own
+/// have one; Hipache's random choice needs nothing.
+/// </summary>
+internal sealed class RouteBalancing
+{
+    private int _next = -1;
+
+    private RouteBalancing(Balancing settings, int[] weights, ulong[] seeds, HashSource source)
+    {
+        Settings = settings;
+        Weights = weights;
+        Seeds = seeds;
+        Source = source;
+    }
+
+    public Balancing Settings { get; }
+
+    public BalancingPolicy Policy => Settings.Policy;
+
+    /// <summary>Indexed like the route's backends (weighted policy; empty otherwise).</summary>
+    public int[] Weights { get; }
+
+    /// <summary>Each backend's rendezvous seed, from its URL (hash policy; empty otherwise).</summary>
+    public ulong[] Seeds { get; }
+
+    public HashSource Source { get; }
+
+    /// <summary>Null for the default (random), which needs no state.</summary>
+    public static RouteBalancing? For(Balancing settings, BackendAddress[] backends)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(backends);
+        if (settings.IsDefault)
+        {
+            return null;
+        }
+
+        var weights = settings.Policy == BalancingPolicy.Weighted
+            ? [.. backends.Select(b => settings.Weights.GetValueOrDefault(b.Url, 1))]
+            : Array.Empty<int>();
+        var seeds = Array.Empty<ulong>();
+        var source = default(HashSource);
+        if (settings.Policy == BalancingPolicy.Hash && HashSource.TryParse(settings.HashOn, out source))
+        {
+            seeds = [.. backends.Select(b => RendezvousHash.Of(b.Url))];
+        }
+
+        return new RouteBalancing(settings, weights, seeds, source);
+    }
+
+    /// <summary>The round-robin turn of the next request.</summary>
+    public uint NextTurn() => (uint)Interlocked.Increment(ref _next);
+}

@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Hipache.Aspire.RouteStore;
+using Hipache.Aspire.TestSupport;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>
+/// Balancing policies through the real router: each one's distribution over many requests, the
+/// hash policy's stickiness across routers and its minimal movement when a backend dies, and
+/// settings changes served without waiting for the cache to expire.
+/// </summary>
+public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixture)
+{
+    private RouteWriter Writer => Router.Services.GetRequiredService<RouteWriter>();
+
+    [Fact]
+    public async Task Random_the_default_spreads_evenly()
+    {
+        var backends = await BackendsAsync("A", "B", "C");
+        await Router.RpushAsync(Db, "random.lb.test", ["random", .. backends.Select(b => b.Url)]);
+        var counts = await CountAsync("random.lb.test", 10_000);
+        foreach (var name in new[] { "A", "B", "C" })
+        {
+            Assert.InRange(Share(counts, name), 1 / 3.0 - 0.03, 1 / 3.0 + 0.03);
+        }
+    }
+
+    [Fact]
+    public async Task Round_robin_takes_each_live_backend_in_turn()
+    {
+        var backends = await BackendsAsync("A", "B", "C");
+        await Router.RpushAsync(Db, "rr.lb.test", ["rr", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("rr.lb.test", new Balancing(BalancingPolicy.RoundRobin, null, new Dictionary<string, int>()), Ct);
+        var counts = await CountAsync("rr.lb.test", 3_000);
+        foreach (var name in new[] { "A", "B", "C" })
+        {
+            Assert.InRange(counts.GetValueOrDefault(name), 995, 1005);
+        }
+
+        // A dead backend leaves the turn; the others share it exactly.
+        await Db.SetAddAsync(Router.Prefix + "dead:rr.lb.test", 1);
+        await Writer.PublishChangeAsync("rr.lb.test");
+        await Poll.UntilAsync(async () => (await CountAsync("rr.lb.test", 30, parallel: 1)).GetValueOrDefault("B"), b => b == 0, null, "the dead backend to leave the turn");
+        counts = await CountAsync("rr.lb.test", 2_000);
+        Assert.Equal(0, counts.GetValueOrDefault("B"));
+        Assert.InRange(counts.GetValueOrDefault("A"), 995, 1005);
+    }
+
+    [Fact]
+    public async Task Weighted_follows_the_weights_and_an_unnamed_backend_weighs_one()
+    {
+        var backends = await BackendsAsync("A", "B", "C");
+        await Router.RpushAsync(Db, "weighted.lb.test", ["weighted", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("weighted.lb.test", new Balancing(BalancingPolicy.Weighted, null, new Dictionary<string, int>
+        {
+            [backends[0].Url] = 6,
+            [backends[1].Url] = 3,
+        }), Ct);
+        var counts = await CountAsync("weighted.lb.test", 10_000);
+        Assert.InRange(Share(counts, "A"), 0.6 - 0.03, 0.6 + 0.03);
+        Assert.InRange(Share(counts, "B"), 0.3 - 0.03, 0.3 + 0.03);
+        Assert.InRange(Share(counts, "C"), 0.1 - 0.02, 0.1 + 0.02);
+    }
+
+    [Fact]
+    public async Task Least_requests_sends_few_requests_to_a_slow_backend()
+    {
+        var fast = await BackendAsync("fast");
+        var slow = await BackendAsync("slow", async context =>
+        {
+            await Task.Delay(100, context.RequestAborted);
+            await context.Response.WriteAsync("backend=slow", context.RequestAborted);
+        });
+        await Router.RpushAsync(Db, "least.lb.test", "least", fast.Url, slow.Url);
+        await Writer.SetBalancingAsync("least.lb.test", new Balancing(BalancingPolicy.LeastRequests, null, new Dictionary<string, int>()), Ct);
+        var counts = await CountAsync("least.lb.test", 1_000, parallel: 8);
+        // Random would give the slow one half of the requests.
+        Assert.True(Share(counts, "fast") >= 0.85, $"fast got {Share(counts, "fast"):P0}");
+        Assert.True(counts.GetValueOrDefault("slow") > 0, "the slow backend still serves when it is the less busy one");
+    }
+
+    [Fact]
+    public async Task Hash_on_a_header_keeps_each_value_on_one_backend_and_moves_only_a_dead_backends_values()
+    {
+        var backends = await BackendsAsync("A", "B", "C");
+        await Router.RpushAsync(Db, "hash.lb.test", ["hash", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("hash.lb.test", new Balancing(BalancingPolicy.Hash, "header:X-User", new Dictionary<string, int>()), Ct);
+        using var client = Client();
+        var users = Enumerable.Range(0, 300).Select(i => $"user-{i}").ToArray();
+        var before = await PlaceAsync(client, "hash.lb.test", users, (request, user) => request.Headers.Add("X-User", user));
+        Assert.Equal(before, await PlaceAsync(client, "hash.lb.test", users, (request, user) => request.Headers.Add("X-User", user)));
+        foreach (var name in new[] { "A", "B", "C" })
+        {
+            Assert.InRange(before.Values.Count(v => v == name), 60, 140);
+        }
+
+        await Db.SetAddAsync(Router.Prefix + "dead:hash.lb.test", 1);
+        await Writer.PublishChangeAsync("hash.lb.test");
+        var onB = users.First(u => before[u] == "B");
+        await Poll.UntilAsync(async () => (await PlaceAsync(client, "hash.lb.test", [onB], (request, user) => request.Headers.Add("X-User", user)))[onB], b => b != "B", null, "B's values to move");
+        var after = await PlaceAsync(client, "hash.lb.test", users, (request, user) => request.Headers.Add("X-User", user));
+        foreach (var user in users)
+        {
+            if (before[user] == "B")
+            {
+                Assert.NotEqual("B", after[user]);
+            }
+            else
+            {
+                Assert.Equal(before[user], after[user]);
+            }
+        }
+
+        // Without the header: any live backend.
+        var anonymous = await CountAsync("hash.lb.test", 300);
+        Assert.True(anonymous.GetValueOrDefault("A") > 0 && anonymous.GetValueOrDefault("C") > 0);
+    }
+
+    [Fact]
+    public async Task Hash_on_a_cookie_gives_every_router_the_same_answer()
+    {
+        var backends = await BackendsAsync("A", "B", "C", "D");
+        await Router.RpushAsync(Db, "cookie.lb.test", ["cookie", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("cookie.lb.test", new Balancing(BalancingPolicy.Hash, "cookie:session", new Dictionary<string, int>()), Ct);
+        await using var other = await RunningRouter.StartAsync(Fixture.Redis, prefix: Router.Prefix);
+        var sessions = Enumerable.Range(0, 100).Select(i => $"s{i:D3}").ToArray();
+        using var client = Client();
+        using var otherClient = Client(other.Port);
+        void WithCookie(HttpRequestMessage request, string session) => request.Headers.Add("Cookie", $"theme=dark; session={session}");
+        var here = await PlaceAsync(client, "cookie.lb.test", sessions, WithCookie);
+        Assert.Equal(here, await PlaceAsync(otherClient, "cookie.lb.test", sessions, WithCookie));
+        Assert.True(here.Values.Distinct().Count() == 4, "100 sessions reach all four backends");
+    }
+
+    [Fact]
+    public async Task A_policy_change_is_served_at_once_even_when_the_route_is_cached()
+    {
+        var backends = await BackendsAsync("A", "B");
+        await Router.RpushAsync(Db, "change.lb.test", ["change", .. backends.Select(b => b.Url)]);
+        Assert.Equal(200, (await Router.GetTextAsync("change.lb.test")).Status);
+
+        // Written as a redis-cli user would (keyspace notification) where the store offers it,
+        // else through the writer (change message).
+        if (Fixture.Redis.SupportsKeyspaceNotifications)
+        {
+            await Db.HashSetAsync(Router.Prefix + "hipache-aspire:balance:change.lb.test", [new("policy", "weighted"), new("weight:" + backends[1].Url, "1000")]);
+        }
+        else
+        {
+            await Writer.SetBalancingAsync("change.lb.test", new Balancing(BalancingPolicy.Weighted, null, new Dictionary<string, int> { [backends[1].Url] = 1000 }), Ct);
+        }
+
+        await Poll.UntilAsync(async () => Share(await CountAsync("change.lb.test", 200), "B"), share => share > 0.97, null, "the weights to apply");
+    }
+
+    private async Task<TestBackend[]> BackendsAsync(params string[] names)
+    {
+        var started = new TestBackend[names.Length];
+        for (var i = 0; i < names.Length; i++)
+        {
+            started[i] = await BackendAsync(names[i]);
+        }
+
+        return started;
+    }
+
+    /// <summary>Kept-alive connections (the router's test client opens one per request).</summary>
+    private HttpClient Client(int? port = null) => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        BaseAddress = new Uri($"http://127.0.0.1:{port ?? Router.Port}"),
+    };
+
+    /// <summary>How many of <paramref name="requests"/> each backend answered, <paramref name="parallel"/> at a time.</summary>
+    private async Task<Dictionary<string, int>> CountAsync(string host, int requests, int parallel = 16)
+    {
+        using var client = Client();
+        var counts = new ConcurrentDictionary<string, int>();
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, parallel).Select(async _ =>
+        {
+            while (Interlocked.Increment(ref next) < requests)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+                request.Headers.Host = host;
+                using var response = await client.SendAsync(request, Ct);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var body = await response.Content.ReadAsStringAsync(Ct);
+                counts.AddOrUpdate(body["backend=".Length..], 1, (_, n) => n + 1);
+            }
+        }));
+        return new Dictionary<string, int>(counts);
+    }
+
+    /// <summary>The backend that answered each value's request.</summary>
+    private static async Task<Dictionary<string, string>> PlaceAsync(HttpClient client, string host, string[] values, Action<HttpRequestMessage, string> set)
+    {
+        var placed = new Dictionary<string, string>();
+        foreach (var value in values)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+            request.Headers.Host = host;
+            set(request, value);
+            using var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            placed[value] = (await response.Content.ReadAsStringAsync(Ct))["backend=".Length..];
+        }
+
+        return placed;
+    }
+
+    private static double Share(Dictionary<string, int> counts, string name) => counts.GetValueOrDefault(name) / (double)counts.Values.Sum();
+}
