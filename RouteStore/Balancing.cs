@@ -29,16 +29,19 @@ public enum BalancingPolicy
 /// <summary>
 /// A frontend's balancing settings, stored in this project's own hash next to Hipache's list
 /// (<see cref="RouteKeys.Balancing"/>): field <c>policy</c>, <c>hash-on</c>
-/// (<c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>) and one <c>weight:&lt;url&gt;</c>
-/// per weighted backend, keyed by URL so that reordering or removing backends keeps the weights.
-/// No hash means <see cref="BalancingPolicy.Random"/>, as with Hipache.
+/// (<c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>), one <c>weight:&lt;url&gt;</c>
+/// per weighted backend, keyed by URL so that reordering or removing backends keeps the weights,
+/// and <c>sticky-cookie</c>, the name of the signed cookie that keeps a client on the backend
+/// that first served it (any policy; absent: no sticky sessions). No hash means
+/// <see cref="BalancingPolicy.Random"/> without stickiness, as with Hipache.
 /// </summary>
-public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights)
+public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights, string? StickyCookie = null)
 {
     public const int MaxWeight = 1000;
 
     private const string PolicyField = "policy";
     private const string HashOnField = "hash-on";
+    private const string StickyCookieField = "sticky-cookie";
     private const string WeightFieldPrefix = "weight:";
 
     private static readonly IReadOnlyDictionary<string, int> NoWeights = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -46,7 +49,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     /// <summary>Hipache's behaviour.</summary>
     public static Balancing Default { get; } = new(BalancingPolicy.Random, null, NoWeights);
 
-    public bool IsDefault => Policy == BalancingPolicy.Random;
+    public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null;
 
     /// <summary>The names the admin API and the stored hash use.</summary>
     public static string Name(BalancingPolicy policy) => policy switch
@@ -87,6 +90,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
 
         var policy = BalancingPolicy.Random;
         string? hashOn = null;
+        string? sticky = null;
         Dictionary<string, int>? weights = null;
         foreach (var entry in entries)
         {
@@ -98,6 +102,10 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             else if (field == HashOnField)
             {
                 hashOn = entry.Value.ToString();
+            }
+            else if (field == StickyCookieField && HashSource.IsToken(entry.Value.ToString()))
+            {
+                sticky = entry.Value.ToString();
             }
             else if (field.StartsWith(WeightFieldPrefix, StringComparison.Ordinal)
                 && int.TryParse(entry.Value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var weight) && weight is >= 1 and <= MaxWeight)
@@ -111,7 +119,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             policy = BalancingPolicy.Random;
         }
 
-        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights);
+        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky);
     }
 
     public HashEntry[] ToHash()
@@ -120,6 +128,11 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
         if (HashOn is not null)
         {
             entries.Add(new HashEntry(HashOnField, HashOn));
+        }
+
+        if (StickyCookie is not null)
+        {
+            entries.Add(new HashEntry(StickyCookieField, StickyCookie));
         }
 
         foreach (var (url, weight) in Weights.OrderBy(w => w.Key, StringComparer.Ordinal))
@@ -133,6 +146,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     /// <summary>Equal settings (records compare dictionaries by reference).</summary>
     public bool SameAs(Balancing? other) =>
         other is not null && other.Policy == Policy && string.Equals(other.HashOn, HashOn, StringComparison.Ordinal)
+        && string.Equals(other.StickyCookie, StickyCookie, StringComparison.Ordinal)
         && other.Weights.Count == Weights.Count && Weights.All(w => other.Weights.TryGetValue(w.Key, out var v) && v == w.Value);
 }
 
@@ -155,7 +169,7 @@ public readonly record struct HashSource(bool IsCookie, string Name)
 
         var kind = text[..colon];
         var name = text[(colon + 1)..];
-        if (kind is not ("header" or "cookie") || !name.All(IsTokenChar))
+        if (kind is not ("header" or "cookie") || !IsToken(name))
         {
             return false;
         }
@@ -164,7 +178,9 @@ public readonly record struct HashSource(bool IsCookie, string Name)
         return true;
     }
 
-    // RFC 9110 5.6.2 tchar: header field names and cookie names are tokens.
+    /// <summary>RFC 9110 5.6.2: header field names and cookie names are tokens.</summary>
+    public static bool IsToken(string text) => text.Length > 0 && text.All(IsTokenChar);
+
     private static bool IsTokenChar(char c) =>
         char.IsAsciiLetterOrDigit(c) || c is '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '.' or '^' or '_' or '`' or '|' or '~';
 }

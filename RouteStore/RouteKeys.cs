@@ -32,6 +32,7 @@ public sealed class RouteKeys
         StoreMarkerKey = prefix + ExtensionPrefix + "store";
         ProbeKeyPrefix = prefix + ExtensionPrefix + "probe:";
         BalancingKeyPrefix = prefix + ExtensionPrefix + "balance:";
+        StickySecretKey = prefix + ExtensionPrefix + "sticky-secret";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -68,6 +69,13 @@ public sealed class RouteKeys
 
     /// <summary>Prefix of each frontend's balancing hash (<see cref="Balancing"/>), absent for Hipache's random choice.</summary>
     public string BalancingKeyPrefix { get; }
+
+    /// <summary>
+    /// The key every router signs sticky-session cookies with (random, set once by the first
+    /// router that needs it, SET NX), so that a cookie from one router is good at every other and
+    /// after a restart.
+    /// </summary>
+    public string StickySecretKey { get; }
 
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
 

@@ -339,6 +339,23 @@ public sealed class RouteWriter(RedisConnections connections)
         await PublishChangeAsync(frontendKey).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The shared sticky-session signing key: <paramref name="candidate"/> if none was set yet
+    /// (first SET NX wins, also after a FLUSHALL), else the one every other router uses.
+    /// </summary>
+    public async Task<string> ClaimStickySecretAsync(string candidate, CancellationToken cancellationToken = default)
+    {
+        var key = connections.Keys.StickySecretKey;
+        var current = (string?)await connections.Write.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (current is not null)
+        {
+            return current;
+        }
+
+        await connections.Write.StringSetAsync(key, candidate, when: When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (string?)await connections.Write.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false) ?? candidate;
+    }
+
     public Task PublishChangeAsync(string frontendKey) =>
         connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
 

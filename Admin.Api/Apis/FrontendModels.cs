@@ -22,11 +22,13 @@ public sealed record Page<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condi
 /// Body of <c>PUT /v1/frontends/{host}/balancing</c>, and what <c>GET</c> answers: <c>policy</c>
 /// is random, round-robin, least-requests, weighted or hash; <c>hashOn</c> (hash only) is
 /// <c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>; <c>weights</c> (weighted only) maps
-/// backend URLs to 1-1000, 1 for a backend not named.
+/// backend URLs to 1-1000, 1 for a backend not named; <c>stickyCookie</c> (any policy) names the
+/// signed cookie that keeps a client on the backend that first served it.
 /// </summary>
-public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights);
+public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights, string? StickyCookie = null);
 
 public sealed record BalancingView(
     string Policy,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HashOn,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? Weights);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? Weights,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StickyCookie);

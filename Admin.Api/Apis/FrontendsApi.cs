@@ -100,7 +100,8 @@ internal static class FrontendsApi
     private static BalancingView ViewOf(Balancing balancing) => new(
         Balancing.Name(balancing.Policy),
         balancing.HashOn,
-        balancing.Policy == BalancingPolicy.Weighted ? balancing.Weights : null);
+        balancing.Policy == BalancingPolicy.Weighted ? balancing.Weights : null,
+        balancing.StickyCookie);
 
     private static async Task<Results<Ok<Page<FrontendSummary>>, ValidationProblem>> ListAsync(
         RouteReader reader, CancellationToken cancellationToken, string? match = null, string? cursor = null, int? limit = null)

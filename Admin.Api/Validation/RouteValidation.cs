@@ -212,7 +212,12 @@ internal static class RouteValidation
             }
         }
 
-        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights);
+        if (body.StickyCookie is not null && (body.StickyCookie.Length > MaxHashOnLength || !HashSource.IsToken(body.StickyCookie)))
+        {
+            errors["stickyCookie"] = [$"stickyCookie is a cookie name (a token of up to {MaxHashOnLength} characters), or absent for no sticky sessions."];
+        }
+
+        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights, body.StickyCookie);
     }
 
     public static List<string> NormalizeBackends(IReadOnlyList<string>? input, Dictionary<string, string[]> errors, string field = "backends")

@@ -7,12 +7,13 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// Picks the backend of one attempt by the frontend's policy (<see cref="RouteBalancing"/>),
 /// among live backends not yet tried by this request. Without a policy, Hipache's choice:
 /// uniformly at random (hipache-compat 4.2). When every backend is marked dead, Safe mode
-/// chooses among all of them anyway (panic mode, Q19); Hipache mode finds none.
+/// chooses among all of them anyway (panic mode, Q19); Hipache mode finds none. A backend a
+/// sticky-session cookie names comes first while it is a candidate.
 /// </summary>
 internal static class BackendChooser
 {
     /// <summary>The index of the backend to try, or -1 when none is left.</summary>
-    public static int Pick(RouteEntry route, HttpContext context, bool hipacheMode, ulong tried, bool[]? triedMany)
+    public static int Pick(RouteEntry route, HttpContext context, bool hipacheMode, ulong tried, bool[]? triedMany, int preferred = -1)
     {
         var count = route.Backends.Length;
         if (count == 0)
@@ -33,6 +34,11 @@ internal static class BackendChooser
         if (candidates == 0)
         {
             return -1;
+        }
+
+        if (preferred >= 0 && IsCandidate(route, preferred, ignoreDead, tried, triedMany))
+        {
+            return preferred;
         }
 
         return route.Balancing switch
@@ -147,7 +153,7 @@ internal static class BackendChooser
                 continue;
             }
 
-            var score = RendezvousHash.Score(hash, balancing.Seeds[i]);
+            var score = RendezvousHash.Score(hash, balancing.UrlHashes[i]);
             if (best < 0 || score > bestScore)
             {
                 best = i;

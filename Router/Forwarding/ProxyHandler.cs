@@ -34,6 +34,7 @@ internal sealed partial class ProxyHandler
     private readonly RouterMetrics _metrics;
     private readonly AccessLogWriter _accessLog;
     private readonly FrontendConcurrencyLimiter _limiter;
+    private readonly StickySessions _sticky;
     private readonly ILogger<ProxyHandler> _logger;
     private readonly RequestSpans _spans;
     private readonly ForwarderRequestConfig _requestConfig;
@@ -56,6 +57,7 @@ internal sealed partial class ProxyHandler
         RouterMetrics metrics,
         AccessLogWriter accessLog,
         FrontendConcurrencyLimiter limiter,
+        StickySessions sticky,
         RequestSpans spans,
         IOptions<RouterOptions> options,
         ILogger<ProxyHandler> logger)
@@ -72,6 +74,7 @@ internal sealed partial class ProxyHandler
         _metrics = metrics;
         _accessLog = accessLog;
         _limiter = limiter;
+        _sticky = sticky;
         _logger = logger;
         var o = options.Value;
         _retryOnError = o.RetryOnError;
@@ -294,9 +297,10 @@ internal sealed partial class ProxyHandler
 
         // The native path takes plain HTTP/1.x; upgrades and HTTP/2 clients stay on YARP.
         var native = _native is not null && NativeForwarder.CanForward(context);
+        var sticky = StickyFor(context, route);
         for (var attempt = 0; ; attempt++)
         {
-            var index = BackendChooser.Pick(route, context, _hipacheMode, tried, triedMany);
+            var index = BackendChooser.Pick(route, context, _hipacheMode, tried, triedMany, sticky?.Preferred ?? -1);
             if (index < 0)
             {
                 await Answer(context, StatusCodes.Status502BadGateway, attempt == 0 ? "Cannot find a valid backend" : GiveUpMessage()).ConfigureAwait(false);
@@ -309,6 +313,8 @@ internal sealed partial class ProxyHandler
                 await Answer(context, StatusCodes.Status502BadGateway, "backend is invalid").ConfigureAwait(false);
                 return;
             }
+
+            sticky?.Chosen = index;
 
             var started = Stopwatch.GetTimestamp();
             if (trace is not null)
@@ -355,6 +361,8 @@ internal sealed partial class ProxyHandler
                 return;
             }
 
+            // From here on the router answers (or retries elsewhere): no cookie for this backend.
+            sticky?.Chosen = -1;
             var exception = outcome.Exception;
             if (context.Response.HasStarted)
             {
@@ -433,6 +441,19 @@ internal sealed partial class ProxyHandler
 
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         return new ForwardOutcome(error, exception, IsConnectFailure(error, exception));
+    }
+
+    /// <summary>Sticky-session state when the frontend asks for it and the shared key is known; registers the cookie's writing.</summary>
+    private StickyResponse? StickyFor(HttpContext context, RouteEntry route)
+    {
+        if (route.Balancing is not { StickyCookie: not null } balancing || !_sticky.IsReady)
+        {
+            return null;
+        }
+
+        var sticky = new StickyResponse(_sticky, route, balancing, _sticky.Preferred(route, balancing, context), context);
+        context.Response.OnStarting(StickyResponse.OnStarting, sticky);
+        return sticky;
     }
 
     private string GiveUpMessage() => _retryOnError == 0 ? "Retry on error is disabled" : "Reached max retries limit";

@@ -11,11 +11,11 @@ internal sealed class RouteBalancing
 {
     private int _next = -1;
 
-    private RouteBalancing(Balancing settings, int[] weights, ulong[] seeds, HashSource source)
+    private RouteBalancing(Balancing settings, int[] weights, ulong[] urlHashes, HashSource source)
     {
         Settings = settings;
         Weights = weights;
-        Seeds = seeds;
+        UrlHashes = urlHashes;
         Source = source;
     }
 
@@ -26,10 +26,17 @@ internal sealed class RouteBalancing
     /// <summary>Indexed like the route's backends (weighted policy; empty otherwise).</summary>
     public int[] Weights { get; }
 
-    /// <summary>Each backend's rendezvous seed, from its URL (hash policy; empty otherwise).</summary>
-    public ulong[] Seeds { get; }
+    /// <summary>
+    /// Each backend's URL hashed (<see cref="RendezvousHash.Of"/>): the rendezvous seed of the hash
+    /// policy and the backend's name in sticky cookies, stable when the list is reordered. Empty
+    /// when neither is on.
+    /// </summary>
+    public ulong[] UrlHashes { get; }
 
     public HashSource Source { get; }
+
+    /// <summary>The sticky-session cookie's name, or null without sticky sessions.</summary>
+    public string? StickyCookie => Settings.StickyCookie;
 
     /// <summary>Null for the default (random), which needs no state.</summary>
     public static RouteBalancing? For(Balancing settings, BackendAddress[] backends)
@@ -44,14 +51,12 @@ internal sealed class RouteBalancing
         var weights = settings.Policy == BalancingPolicy.Weighted
             ? [.. backends.Select(b => settings.Weights.GetValueOrDefault(b.Url, 1))]
             : Array.Empty<int>();
-        var seeds = Array.Empty<ulong>();
         var source = default(HashSource);
-        if (settings.Policy == BalancingPolicy.Hash && HashSource.TryParse(settings.HashOn, out source))
-        {
-            seeds = [.. backends.Select(b => RendezvousHash.Of(b.Url))];
-        }
-
-        return new RouteBalancing(settings, weights, seeds, source);
+        var hashed = settings.Policy == BalancingPolicy.Hash && HashSource.TryParse(settings.HashOn, out source);
+        var urlHashes = hashed || settings.StickyCookie is not null
+            ? [.. backends.Select(b => RendezvousHash.Of(b.Url))]
+            : Array.Empty<ulong>();
+        return new RouteBalancing(settings, weights, urlHashes, source);
     }
 
     /// <summary>The round-robin turn of the next request.</summary>

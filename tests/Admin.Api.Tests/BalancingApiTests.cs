@@ -43,6 +43,16 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
         {
             Assert.Equal("hash", view.RootElement.GetProperty("policy").GetString());
             Assert.Equal("cookie:session", view.RootElement.GetProperty("hashOn").GetString());
+            Assert.False(view.RootElement.TryGetProperty("weights", out _));
+        }
+
+        // Sticky sessions with Hipache's random choice: still settings of their own.
+        Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "random", stickyCookie = "lb_sticky" }, Ct)).StatusCode);
+        Assert.Equal("lb_sticky", (string?)await db.HashGetAsync(fixture.Prefix + "hipache-aspire:balance:" + host, "sticky-cookie"));
+        using (var view = JsonDocument.Parse(await client.GetStringAsync($"/v1/frontends/{host}/balancing", Ct)))
+        {
+            Assert.Equal("random", view.RootElement.GetProperty("policy").GetString());
+            Assert.Equal("lb_sticky", view.RootElement.GetProperty("stickyCookie").GetString());
         }
 
         Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/v1/frontends/{host}/balancing", Ct)).StatusCode);
@@ -85,6 +95,8 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
     [InlineData("""{"policy":"weighted","weights":{"http://10.2.2.1:80":1001}}""", "weights")]
     [InlineData("""{"policy":"weighted","weights":{"ftp://10.2.2.1":2}}""", "weights")]
     [InlineData("""{"policy":"weighted","weights":{"http://10.2.2.1:80":2,"http://10.2.2.1:80/":3}}""", "weights")]
+    [InlineData("""{"policy":"random","stickyCookie":"bad cookie"}""", "stickyCookie")]
+    [InlineData("""{"policy":"random","stickyCookie":""}""", "stickyCookie")]
     public async Task Bad_settings_are_refused_with_a_problem_naming_the_field_and_nothing_is_stored(string body, string field)
     {
         using var client = fixture.CreateClient();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Hipache.Aspire.Router.Forwarding;
 using Hipache.Aspire.RouteStore;
 using Hipache.Aspire.TestSupport;
 using Microsoft.AspNetCore.Http;
@@ -156,6 +157,73 @@ public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixtur
         await Poll.UntilAsync(async () => Share(await CountAsync("change.lb.test", 200), "B"), share => share > 0.97, null, "the weights to apply");
     }
 
+    [Fact]
+    public async Task Sticky_sessions_hold_across_routers_and_restarts_ignore_forged_cookies_and_move_off_a_dead_backend()
+    {
+        var backends = await BackendsAsync("A", "B", "C");
+        await Router.RpushAsync(Db, "sticky.lb.test", ["sticky", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("sticky.lb.test", new Balancing(BalancingPolicy.Random, null, new Dictionary<string, int>(), "lb_sticky"), Ct);
+        await Poll.UntilAsync(() => Task.FromResult(Router.Services.GetRequiredService<StickySessions>().IsReady), ready => ready, null, "the shared sticky key");
+        using var client = Client();
+
+        var (first, setCookie) = await StickyGetAsync(client, "sticky.lb.test", null);
+        Assert.NotNull(setCookie);
+        Assert.StartsWith("lb_sticky=", setCookie, StringComparison.Ordinal);
+        Assert.Contains("; Path=/; HttpOnly; SameSite=Lax", setCookie, StringComparison.Ordinal);
+        var cookie = setCookie["lb_sticky=".Length..setCookie.IndexOf(';', StringComparison.Ordinal)];
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.Equal((first, null), await StickyGetAsync(client, "sticky.lb.test", cookie));
+        }
+
+        // Another router (or this one restarted) reads the same key from Redis.
+        await using (var other = await RunningRouter.StartAsync(Fixture.Redis, prefix: Router.Prefix))
+        {
+            await Poll.UntilAsync(() => Task.FromResult(other.Services.GetRequiredService<StickySessions>().IsReady), ready => ready, null, "the other router's sticky key");
+            using var otherClient = Client(other.Port);
+            for (var i = 0; i < 20; i++)
+            {
+                Assert.Equal((first, null), await StickyGetAsync(otherClient, "sticky.lb.test", cookie));
+            }
+        }
+
+        // A forged or damaged cookie is ignored: the policy chooses and a good cookie is sent.
+        var forged = (cookie[0] == 'A' ? 'B' : 'A') + cookie[1..];
+        var (_, renewed) = await StickyGetAsync(client, "sticky.lb.test", forged);
+        Assert.NotNull(renewed);
+        foreach (var junk in new[] { "not-a-token", "%%%%", "a==b", new string('A', 27), new string('x', 300), "\"quoted\"" })
+        {
+            Assert.NotNull((await StickyGetAsync(client, "sticky.lb.test", junk)).SetCookie);
+        }
+
+        // Its backend dies: the client moves, gets the new backend's cookie and stays there.
+        var index = Array.FindIndex(backends, b => b.Name == first);
+        await Db.SetAddAsync(Router.Prefix + "dead:sticky.lb.test", index);
+        await Writer.PublishChangeAsync("sticky.lb.test");
+        var (moved, movedCookie) = await Poll.UntilAsync(() => StickyGetAsync(client, "sticky.lb.test", cookie), answer => answer.Backend != first, null, "the session to move off the dead backend");
+        Assert.NotNull(movedCookie);
+        var next = movedCookie["lb_sticky=".Length..movedCookie.IndexOf(';', StringComparison.Ordinal)];
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal((moved, null), await StickyGetAsync(client, "sticky.lb.test", next));
+        }
+    }
+
+    private static async Task<(string Backend, string? SetCookie)> StickyGetAsync(HttpClient client, string host, string? cookie)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Host = host;
+        if (cookie is not null)
+        {
+            request.Headers.Add("Cookie", $"other=1; lb_sticky={cookie}");
+        }
+
+        using var response = await client.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var setCookie = response.Headers.TryGetValues("Set-Cookie", out var values) ? values.SingleOrDefault(v => v.StartsWith("lb_sticky=", StringComparison.Ordinal)) : null;
+        return ((await response.Content.ReadAsStringAsync(Ct))["backend=".Length..], setCookie);
+    }
+
     private async Task<TestBackend[]> BackendsAsync(params string[] names)
     {
         var started = new TestBackend[names.Length];
@@ -167,8 +235,8 @@ public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixtur
         return started;
     }
 
-    /// <summary>Kept-alive connections (the router's test client opens one per request).</summary>
-    private HttpClient Client(int? port = null) => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    /// <summary>Kept-alive connections (the router's test client opens one per request); cookies only as each test sends them.</summary>
+    private HttpClient Client(int? port = null) => new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false })
     {
         BaseAddress = new Uri($"http://127.0.0.1:{port ?? Router.Port}"),
     };
