@@ -33,6 +33,7 @@ public sealed class RouteKeys
         ProbeKeyPrefix = prefix + ExtensionPrefix + "probe:";
         BalancingKeyPrefix = prefix + ExtensionPrefix + "balance:";
         StickySecretKey = prefix + ExtensionPrefix + "sticky-secret";
+        CheckLeasePrefix = prefix + ExtensionPrefix + "check:";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -77,7 +78,15 @@ public sealed class RouteKeys
     /// </summary>
     public string StickySecretKey { get; }
 
+    /// <summary>
+    /// Prefix of the per-backend probe leases of the active health checker: the key (plus the
+    /// backend URL) holds the id of the router probing that backend, with a TTL of two intervals.
+    /// </summary>
+    public string CheckLeasePrefix { get; }
+
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
+
+    public string CheckLease(string backendUrl) => CheckLeasePrefix + backendUrl;
 
     public string Balancing(string frontendKey) => BalancingKeyPrefix + frontendKey;
 

@@ -356,6 +356,57 @@ public sealed class RouteWriter(RedisConnections connections)
         return (string?)await connections.Write.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false) ?? candidate;
     }
 
+    // One lease key: take it when free, extend it when it is ours. Returns 1 when ours.
+    private const string LeaseScript = """
+        local owner = redis.call('GET', KEYS[1])
+        if not owner then
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+          return 1
+        end
+        if owner == ARGV[1] then
+          redis.call('PEXPIRE', KEYS[1], ARGV[2])
+          return 1
+        end
+        return 0
+        """;
+
+    /// <summary>
+    /// Takes or extends the probe lease of each backend URL for <paramref name="owner"/>, one
+    /// single-key script per URL in pipelined batches (so that it works across Cluster slots).
+    /// Returns which leases <paramref name="owner"/> holds now.
+    /// </summary>
+    public async Task<bool[]> ClaimCheckLeasesAsync(IReadOnlyList<string> backendUrls, string owner, TimeSpan ttl, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backendUrls);
+        var replies = new Task<RedisResult>[backendUrls.Count];
+        var milliseconds = (long)ttl.TotalMilliseconds;
+        const int batchSize = 1000;
+        for (var start = 0; start < backendUrls.Count; start += batchSize)
+        {
+            var batch = connections.Write.CreateBatch();
+            for (var i = start; i < Math.Min(start + batchSize, backendUrls.Count); i++)
+            {
+                replies[i] = batch.ScriptEvaluateAsync(LeaseScript, [connections.Keys.CheckLease(backendUrls[i])], [owner, milliseconds]);
+            }
+
+            batch.Execute();
+        }
+
+        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. replies.Select(r => (long)r.Result == 1)];
+    }
+
+    /// <summary>An active checker's heartbeat: <c>hchecker_ping</c> = Unix seconds, as hipache-hchecker writes it.</summary>
+    public Task WriteCheckerHeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        connections.Write.StringSetAsync(RouteKeys.CheckerHeartbeatKey, now.ToUnixTimeSeconds()).WaitAsync(cancellationToken);
+
+    /// <summary>Takes <paramref name="index"/> out of a dead set (a checker saw the backend recover) and tells the routers.</summary>
+    public async Task ClearDeadAsync(string deadKey, int index, CancellationToken cancellationToken = default)
+    {
+        await connections.Write.SetRemoveAsync(connections.Keys.Dead(deadKey), index).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(deadKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public Task PublishChangeAsync(string frontendKey) =>
         connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
 

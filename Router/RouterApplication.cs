@@ -74,6 +74,8 @@ public static class RouterApplication
         builder.Services.AddSingleton<AccessLogWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AccessLogWriter>());
         builder.Services.AddSingleton<FrontendConcurrencyLimiter>();
+        builder.Services.AddSingleton<HealthChecks.ActiveHealthChecker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HealthChecks.ActiveHealthChecker>());
         builder.Services.AddSingleton<StickySessions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StickySessions>());
         builder.Services.AddSingleton<ProxyHandler>();

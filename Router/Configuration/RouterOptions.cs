@@ -194,6 +194,51 @@ public sealed class RouterOptions
     /// clients always go through YARP.
     /// </summary>
     public ForwarderKind Forwarder { get; set; } = ForwarderKind.Native;
+
+    /// <summary>The built-in active health checker (off unless enabled).</summary>
+    public HealthCheckOptions HealthCheck { get; set; } = new();
+}
+
+/// <summary>
+/// <c>Router:HealthCheck</c>: probes every backend of every frontend and keeps Hipache's dead
+/// sets, as hipache-hchecker did. Routers that enable it share the probing through leases in Redis.
+/// </summary>
+public sealed class HealthCheckOptions
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>Http: GET <see cref="Path"/>, healthy on 2xx-3xx. Tcp: healthy when a connection opens.</summary>
+    public HealthProbeKind Mode { get; set; } = HealthProbeKind.Http;
+
+    public string Path { get; set; } = "/";
+
+    /// <summary>Time between two probes of one backend.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A probe not answered within this fails (less than <see cref="Interval"/>).</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Consecutive failed probes that mark a backend dead.</summary>
+    public int Fall { get; set; } = 3;
+
+    /// <summary>Consecutive good probes that clear a dead backend.</summary>
+    public int Rise { get; set; } = 2;
+
+    /// <summary>Each cycle starts up to this fraction of <see cref="Interval"/> early or late, so that many checkers do not probe in step.</summary>
+    public double Jitter { get; set; } = 0.1;
+
+    /// <summary>How often the list of backends is read again from every frontend (SCAN).</summary>
+    public TimeSpan TableRefresh { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Probes of this router in flight at once.</summary>
+    public int MaxConcurrentProbes { get; set; } = 256;
+}
+
+/// <summary>How <see cref="HealthCheckOptions"/> probes a backend.</summary>
+public enum HealthProbeKind
+{
+    Http,
+    Tcp,
 }
 
 /// <summary>One HTTPS listener and its certificate, loaded from PEM files.</summary>

@@ -107,6 +107,40 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             }
         }
 
+        var check = options.HealthCheck;
+        if (check.Enabled)
+        {
+            if (check.Interval < TimeSpan.FromMilliseconds(100) || check.Timeout <= TimeSpan.Zero || check.Timeout >= check.Interval)
+            {
+                errors.Add("Router:HealthCheck:Interval must be at least 100 ms and Router:HealthCheck:Timeout more than 0 and less than the interval.");
+            }
+
+            if (check.Fall is < 1 or > 100 || check.Rise is < 1 or > 100)
+            {
+                errors.Add($"Router:HealthCheck:Fall and Rise must be 1-100 (are {check.Fall} and {check.Rise}).");
+            }
+
+            if (check.Jitter is < 0 or > 0.5)
+            {
+                errors.Add($"Router:HealthCheck:Jitter must be 0-0.5 of the interval (is {check.Jitter}).");
+            }
+
+            if (!check.Path.StartsWith('/') || check.Path.Any(c => c <= ' ' || c >= 0x7f))
+            {
+                errors.Add($"Router:HealthCheck:Path must be an origin-form path starting with / (is '{check.Path}').");
+            }
+
+            if (!Enum.IsDefined(check.Mode))
+            {
+                errors.Add($"Router:HealthCheck:Mode must be Http or Tcp (is {check.Mode}).");
+            }
+
+            if (check.TableRefresh < TimeSpan.FromMilliseconds(100) || check.MaxConcurrentProbes < 1)
+            {
+                errors.Add("Router:HealthCheck:TableRefresh must be at least 100 ms and MaxConcurrentProbes at least 1.");
+            }
+        }
+
         if (!Enum.IsDefined(options.Forwarder))
         {
             errors.Add($"Router:Forwarder must be Native or Yarp (is {options.Forwarder}).");
