@@ -101,6 +101,24 @@ public sealed class RouterOptions
     public int? EjectAfter { get; set; }
 
     /// <summary>
+    /// Safe mode: the failures in a row that eject a backend must all fall within this window,
+    /// counted from the first; a run that is older starts again (a failure a minute is not an outage).
+    /// </summary>
+    public TimeSpan FailureWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Safe mode: each ejection of a backend within this time of its previous one lasts twice as
+    /// long (<see cref="DeadBackendTtl"/>, then 2x, 4x ...), up to this.
+    /// </summary>
+    public TimeSpan MaxEjectionTime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Safe mode: the share of a frontend's backends that may be marked dead at once (at least
+    /// one, never all): a failure that hits every backend at once is not theirs.
+    /// </summary>
+    public int MaxEjectedPercent { get; set; } = 50;
+
+    /// <summary>
     /// Tag <c>hipache.router.requests</c> with the matched frontend key. Off by default: 100k
     /// tenants would be 100k time series.
     /// </summary>

@@ -107,6 +107,16 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             }
         }
 
+        if (options.FailureWindow <= TimeSpan.Zero || options.MaxEjectionTime < options.DeadBackendTtl)
+        {
+            errors.Add("Router:FailureWindow must be more than 0 and Router:MaxEjectionTime at least Router:DeadBackendTtl.");
+        }
+
+        if (options.MaxEjectedPercent is < 1 or > 100)
+        {
+            errors.Add($"Router:MaxEjectedPercent must be 1-100 (is {options.MaxEjectedPercent}).");
+        }
+
         var check = options.HealthCheck;
         if (check.Enabled)
         {

@@ -344,7 +344,7 @@ internal sealed partial class ProxyHandler
             {
                 var status = context.Response.StatusCode;
                 var failed = status >= 500 && _health.IsFailure(status, context.Response.Headers.ContainsKey("Retry-After"));
-                if (_health.RecordStatus(backend.Href, failed, route.LiveCount))
+                if (_health.RecordStatus(backend.Href, failed, route))
                 {
                     _deadReporter.Report(route, NormalizedHost(hostHeader), index, $"answered {status}");
                 }

@@ -7,24 +7,25 @@ namespace Hipache.Aspire.Router.Routing;
 /// <summary>
 /// Marks a backend dead (hipache-compat 4.3, 2.5): dead set + TTL (passive mode only) and a
 /// <c>dead</c> message, keyed by the matched frontend key (Q12) or, in Hipache mode, by the
-/// requested host. Single-backend frontends are never marked. The write is not awaited by the
-/// request; its failure is logged.
+/// requested host. Single-backend frontends are never marked; in Safe mode neither are more of a
+/// frontend's backends than <see cref="BackendHealth.MayEject"/> allows, and the TTL grows with
+/// repeated ejections (<see cref="BackendHealth.NextEjection"/>). The write is not awaited by
+/// the request; its failure is logged.
 /// </summary>
 internal sealed partial class DeadBackendReporter(
     RouteWriter store,
     RouteCache cache,
     DeadMarkBook marks,
+    BackendHealth health,
     CheckerHeartbeatMonitor checker,
     RouterMetrics metrics,
     IOptions<RouterOptions> options,
     ILogger<DeadBackendReporter> logger)
 {
     private readonly bool _byRequestedHost = options.Value.Compatibility == CompatibilityMode.Hipache;
-    private readonly TimeSpan _ttl = options.Value.DeadBackendTtl;
-
     public void Report(RouteEntry route, string requestedHost, int index, string reason)
     {
-        if (route.Backends.Length <= 1)
+        if (route.Backends.Length <= 1 || !health.MayEject(route))
         {
             return;
         }
@@ -37,7 +38,7 @@ internal sealed partial class DeadBackendReporter(
         // after it means the next lookup, queued behind the write on the same ordered connection,
         // already sees the mark (as Hipache's evicted LRU entry did).
         marks.Record(key, index, backend.Href);
-        var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, _ttl, checker.IsPassive);
+        var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, health.NextEjection(backend.Href), checker.IsPassive);
         cache.Demote(key);
         _ = ObserveAsync(write, backend.Href);
     }
