@@ -35,13 +35,17 @@ public enum BalancingPolicy
 /// that first served it (any policy; absent: no sticky sessions). No hash means
 /// <see cref="BalancingPolicy.Random"/> without stickiness, as with Hipache.
 /// </summary>
-public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights, string? StickyCookie = null)
+public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights, string? StickyCookie = null, TimeSpan SlowStart = default)
 {
+    /// <summary>Longest slow start: an hour of ramp is already more than any warm-up needs.</summary>
+    public static readonly TimeSpan MaxSlowStart = TimeSpan.FromHours(1);
+
     public const int MaxWeight = 1000;
 
     private const string PolicyField = "policy";
     private const string HashOnField = "hash-on";
     private const string StickyCookieField = "sticky-cookie";
+    private const string SlowStartField = "slow-start-ms";
     private const string WeightFieldPrefix = "weight:";
 
     private static readonly IReadOnlyDictionary<string, int> NoWeights = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -49,7 +53,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     /// <summary>Hipache's behaviour.</summary>
     public static Balancing Default { get; } = new(BalancingPolicy.Random, null, NoWeights);
 
-    public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null;
+    public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null && SlowStart <= TimeSpan.Zero;
 
     /// <summary>The names the admin API and the stored hash use.</summary>
     public static string Name(BalancingPolicy policy) => policy switch
@@ -91,6 +95,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
         var policy = BalancingPolicy.Random;
         string? hashOn = null;
         string? sticky = null;
+        var slowStart = TimeSpan.Zero;
         Dictionary<string, int>? weights = null;
         foreach (var entry in entries)
         {
@@ -107,6 +112,11 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             {
                 sticky = entry.Value.ToString();
             }
+            else if (field == SlowStartField
+                && long.TryParse(entry.Value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var slowMs) && slowMs <= (long)MaxSlowStart.TotalMilliseconds)
+            {
+                slowStart = TimeSpan.FromMilliseconds(slowMs);
+            }
             else if (field.StartsWith(WeightFieldPrefix, StringComparison.Ordinal)
                 && int.TryParse(entry.Value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var weight) && weight is >= 1 and <= MaxWeight)
             {
@@ -119,7 +129,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             policy = BalancingPolicy.Random;
         }
 
-        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky);
+        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky, slowStart);
     }
 
     public HashEntry[] ToHash()
@@ -135,6 +145,11 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             entries.Add(new HashEntry(StickyCookieField, StickyCookie));
         }
 
+        if (SlowStart > TimeSpan.Zero)
+        {
+            entries.Add(new HashEntry(SlowStartField, (long)SlowStart.TotalMilliseconds));
+        }
+
         foreach (var (url, weight) in Weights.OrderBy(w => w.Key, StringComparer.Ordinal))
         {
             entries.Add(new HashEntry(WeightFieldPrefix + url, weight));
@@ -146,7 +161,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     /// <summary>Equal settings (records compare dictionaries by reference).</summary>
     public bool SameAs(Balancing? other) =>
         other is not null && other.Policy == Policy && string.Equals(other.HashOn, HashOn, StringComparison.Ordinal)
-        && string.Equals(other.StickyCookie, StickyCookie, StringComparison.Ordinal)
+        && string.Equals(other.StickyCookie, StickyCookie, StringComparison.Ordinal) && other.SlowStart == SlowStart
         && other.Weights.Count == Weights.Count && Weights.All(w => other.Weights.TryGetValue(w.Key, out var v) && v == w.Value);
 }
 

@@ -23,12 +23,14 @@ public sealed record Page<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condi
 /// is random, round-robin, least-requests, weighted or hash; <c>hashOn</c> (hash only) is
 /// <c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>; <c>weights</c> (weighted only) maps
 /// backend URLs to 1-1000, 1 for a backend not named; <c>stickyCookie</c> (any policy) names the
-/// signed cookie that keeps a client on the backend that first served it.
+/// signed cookie that keeps a client on the backend that first served it; <c>slowStartSeconds</c>
+/// (0-3600, any policy but hash) ramps a recovered or new backend's share up over that time.
 /// </summary>
-public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights, string? StickyCookie = null);
+public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights, string? StickyCookie = null, int? SlowStartSeconds = null);
 
 public sealed record BalancingView(
     string Policy,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HashOn,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? Weights,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StickyCookie);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StickyCookie,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? SlowStartSeconds);

@@ -101,7 +101,8 @@ internal static class FrontendsApi
         Balancing.Name(balancing.Policy),
         balancing.HashOn,
         balancing.Policy == BalancingPolicy.Weighted ? balancing.Weights : null,
-        balancing.StickyCookie);
+        balancing.StickyCookie,
+        balancing.SlowStart > TimeSpan.Zero ? (int)balancing.SlowStart.TotalSeconds : null);
 
     private static async Task<Results<Ok<Page<FrontendSummary>>, ValidationProblem>> ListAsync(
         RouteReader reader, CancellationToken cancellationToken, string? match = null, string? cursor = null, int? limit = null)

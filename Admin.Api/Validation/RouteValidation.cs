@@ -217,7 +217,17 @@ internal static class RouteValidation
             errors["stickyCookie"] = [$"stickyCookie is a cookie name (a token of up to {MaxHashOnLength} characters), or absent for no sticky sessions."];
         }
 
-        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights, body.StickyCookie);
+        var slowStart = TimeSpan.FromSeconds(body.SlowStartSeconds ?? 0);
+        if (body.SlowStartSeconds is < 0 || slowStart > Balancing.MaxSlowStart)
+        {
+            errors["slowStartSeconds"] = [$"slowStartSeconds is 0 (none) to {Balancing.MaxSlowStart.TotalSeconds:F0}."];
+        }
+        else if (slowStart > TimeSpan.Zero && policy == BalancingPolicy.Hash)
+        {
+            errors["slowStartSeconds"] = ["slow start does not apply to the hash policy (a value keeps its backend)."];
+        }
+
+        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights, body.StickyCookie, slowStart);
     }
 
     public static List<string> NormalizeBackends(IReadOnlyList<string>? input, Dictionary<string, string[]> errors, string field = "backends")

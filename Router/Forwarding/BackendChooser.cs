@@ -41,6 +41,13 @@ internal static class BackendChooser
             return preferred;
         }
 
+        if (route.Balancing is { SlowStartMs: > 0, Policy: not BalancingPolicy.Hash } ramped && IsRamping(route, ramped.SlowStartMs, ignoreDead, tried, triedMany))
+        {
+            return ramped.Policy == BalancingPolicy.LeastRequests
+                ? LeastRequests(route, candidates, ignoreDead, tried, triedMany, ramped.SlowStartMs)
+                : RampedDraw(route, ramped, ignoreDead, tried, triedMany);
+        }
+
         return route.Balancing switch
         {
             null => Nth(route, Random.Shared.Next(candidates), ignoreDead, tried, triedMany),
@@ -81,8 +88,69 @@ internal static class BackendChooser
         return -1;
     }
 
-    /// <summary>Power of two choices: of two distinct candidates drawn at random, the one with fewer requests in flight.</summary>
-    private static int LeastRequests(RouteEntry route, int candidates, bool ignoreDead, ulong tried, bool[]? triedMany)
+    /// <summary>
+    /// Slow start: the share of a backend that came back (or appeared) less than the frontend's
+    /// slow start ago, as a factor from 0.1 to 1 growing linearly with its time back.
+    /// </summary>
+    private static double Ramp(BackendAddress backend, long slowStartMs, long now)
+    {
+        var age = now - backend.LiveSince;
+        return age >= slowStartMs ? 1 : Math.Max(0.1, age / (double)slowStartMs);
+    }
+
+    private static bool IsRamping(RouteEntry route, long slowStartMs, bool ignoreDead, ulong tried, bool[]? triedMany)
+    {
+        var now = Environment.TickCount64;
+        for (var i = 0; i < route.Backends.Length; i++)
+        {
+            if (IsCandidate(route, i, ignoreDead, tried, triedMany) && now - route.Backends[i].LiveSince < slowStartMs)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>While some backend ramps up: a draw weighted by its ramp (and its weight, weighted policy); round-robin's turns resume after.</summary>
+    private static int RampedDraw(RouteEntry route, RouteBalancing balancing, bool ignoreDead, ulong tried, bool[]? triedMany)
+    {
+        var now = Environment.TickCount64;
+        var weighted = balancing.Policy == BalancingPolicy.Weighted;
+        var total = 0.0;
+        for (var i = 0; i < route.Backends.Length; i++)
+        {
+            if (IsCandidate(route, i, ignoreDead, tried, triedMany))
+            {
+                total += (weighted ? balancing.Weights[i] : 1) * Ramp(route.Backends[i], balancing.SlowStartMs, now);
+            }
+        }
+
+        var point = Random.Shared.NextDouble() * total;
+        var last = -1;
+        for (var i = 0; i < route.Backends.Length; i++)
+        {
+            if (!IsCandidate(route, i, ignoreDead, tried, triedMany))
+            {
+                continue;
+            }
+
+            last = i;
+            if ((point -= (weighted ? balancing.Weights[i] : 1) * Ramp(route.Backends[i], balancing.SlowStartMs, now)) < 0)
+            {
+                return i;
+            }
+        }
+
+        return last;
+    }
+
+    /// <summary>
+    /// Power of two choices: of two distinct candidates drawn at random, the one with fewer
+    /// requests in flight (during a slow start, in flight divided by the ramp: a ramping backend
+    /// looks busier).
+    /// </summary>
+    private static int LeastRequests(RouteEntry route, int candidates, bool ignoreDead, ulong tried, bool[]? triedMany, long slowStartMs = 0)
     {
         var first = Nth(route, Random.Shared.Next(candidates), ignoreDead, tried, triedMany);
         if (candidates == 1)
@@ -93,6 +161,13 @@ internal static class BackendChooser
         // The second draw skips the first's rank, so the two are distinct.
         var rank = Random.Shared.Next(candidates - 1);
         var second = Nth(route, rank >= RankOf(route, first, ignoreDead, tried, triedMany) ? rank + 1 : rank, ignoreDead, tried, triedMany);
+        if (slowStartMs > 0)
+        {
+            var now = Environment.TickCount64;
+            return (route.Backends[second].InFlight + 1) / Ramp(route.Backends[second], slowStartMs, now)
+                < (route.Backends[first].InFlight + 1) / Ramp(route.Backends[first], slowStartMs, now) ? second : first;
+        }
+
         return route.Backends[second].InFlight < route.Backends[first].InFlight ? second : first;
     }
 

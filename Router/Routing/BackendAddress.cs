@@ -38,6 +38,26 @@ internal sealed class BackendAddress
     public int InFlight => Volatile.Read(ref _inFlight);
 
     private int _inFlight;
+    private long _liveSince = Environment.TickCount64;
+    private long _deadSeenAt;
+
+    /// <summary>
+    /// When this router last saw the backend come back (a route read with it live after one with
+    /// it dead), or first saw it at all: where a frontend's slow start ramps from.
+    /// </summary>
+    public long LiveSince => Volatile.Read(ref _liveSince);
+
+    /// <summary>A route read with this backend marked dead.</summary>
+    public void SeenDead(long now) => Volatile.Write(ref _deadSeenAt, now);
+
+    /// <summary>A route read with this backend live: it recovered now if it was last seen dead.</summary>
+    public void SeenLive(long now)
+    {
+        if (Volatile.Read(ref _deadSeenAt) != 0 && Interlocked.Exchange(ref _deadSeenAt, 0) != 0)
+        {
+            Volatile.Write(ref _liveSince, now);
+        }
+    }
 
     public void Started() => Interlocked.Increment(ref _inFlight);
 

@@ -35,6 +35,9 @@ internal sealed class RouteBalancing
 
     public HashSource Source { get; }
 
+    /// <summary>Ramp of a recovered or new backend's share, in milliseconds; 0 for none.</summary>
+    public long SlowStartMs => (long)Settings.SlowStart.TotalMilliseconds;
+
     /// <summary>The sticky-session cookie's name, or null without sticky sessions.</summary>
     public string? StickyCookie => Settings.StickyCookie;
 

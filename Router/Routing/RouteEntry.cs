@@ -36,6 +36,18 @@ internal sealed class RouteEntry : KeySlot
 
         (Dead, LiveCount) = DeadOf(key, read.DeadIndexes, Backends, marks, null);
         Balancing = RouteBalancing.For(read.Policy, Backends);
+        var now = Environment.TickCount64;
+        for (var i = 0; i < Backends.Length; i++)
+        {
+            if (Dead[i])
+            {
+                Backends[i].SeenDead(now);
+            }
+            else
+            {
+                Backends[i].SeenLive(now);
+            }
+        }
     }
 
     private RouteEntry(RouteEntry matched, bool[] dead, int liveCount)

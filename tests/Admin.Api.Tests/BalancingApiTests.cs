@@ -46,6 +46,13 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
             Assert.False(view.RootElement.TryGetProperty("weights", out _));
         }
 
+        Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "least-requests", slowStartSeconds = 30 }, Ct)).StatusCode);
+        Assert.Equal("30000", (string?)await db.HashGetAsync(fixture.Prefix + "hipache-aspire:balance:" + host, "slow-start-ms"));
+        using (var view = JsonDocument.Parse(await client.GetStringAsync($"/v1/frontends/{host}/balancing", Ct)))
+        {
+            Assert.Equal(30, view.RootElement.GetProperty("slowStartSeconds").GetInt32());
+        }
+
         // Sticky sessions with Hipache's random choice: still settings of their own.
         Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "random", stickyCookie = "lb_sticky" }, Ct)).StatusCode);
         Assert.Equal("lb_sticky", (string?)await db.HashGetAsync(fixture.Prefix + "hipache-aspire:balance:" + host, "sticky-cookie"));
@@ -97,6 +104,9 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
     [InlineData("""{"policy":"weighted","weights":{"http://10.2.2.1:80":2,"http://10.2.2.1:80/":3}}""", "weights")]
     [InlineData("""{"policy":"random","stickyCookie":"bad cookie"}""", "stickyCookie")]
     [InlineData("""{"policy":"random","stickyCookie":""}""", "stickyCookie")]
+    [InlineData("""{"policy":"random","slowStartSeconds":-1}""", "slowStartSeconds")]
+    [InlineData("""{"policy":"random","slowStartSeconds":3601}""", "slowStartSeconds")]
+    [InlineData("""{"policy":"hash","hashOn":"header:X-User","slowStartSeconds":10}""", "slowStartSeconds")]
     public async Task Bad_settings_are_refused_with_a_problem_naming_the_field_and_nothing_is_stored(string body, string field)
     {
         using var client = fixture.CreateClient();

@@ -209,6 +209,37 @@ public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixtur
         }
     }
 
+    [Fact]
+    public async Task Slow_start_ramps_a_recovered_backend_up_instead_of_giving_it_its_full_share_at_once()
+    {
+        var backends = await BackendsAsync("A", "B");
+        await Router.RpushAsync(Db, "slow.lb.test", ["slow", .. backends.Select(b => b.Url)]);
+        await Writer.SetBalancingAsync("slow.lb.test", new Balancing(BalancingPolicy.Random, null, new Dictionary<string, int>(), null, TimeSpan.FromSeconds(3)), Ct);
+
+        // Backends this router has just met ramp up too (a new one among old ones should): let
+        // both finish that first, so that only B's return is measured.
+        Assert.Equal(200, (await Router.GetTextAsync("slow.lb.test")).Status);
+        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+
+        // B is marked dead, then comes back.
+        var dead = Router.Prefix + "dead:slow.lb.test";
+        await Db.SetAddAsync(dead, 1);
+        await Writer.PublishChangeAsync("slow.lb.test");
+        await Poll.UntilAsync(async () => (await CountAsync("slow.lb.test", 20, parallel: 1)).GetValueOrDefault("B"), b => b == 0, null, "B to be out");
+        await Db.KeyDeleteAsync(dead);
+        await Writer.PublishChangeAsync("slow.lb.test");
+        await Poll.UntilAsync(async () => (await CountAsync("slow.lb.test", 20, parallel: 1)).GetValueOrDefault("B"), b => b > 0, null, "B to be back");
+
+        // Early in the ramp B gets a small share (its factor starts at 0.1; random would give half).
+        var early = await CountAsync("slow.lb.test", 300);
+        Assert.True(Share(early, "B") < 0.35, $"B got {Share(early, "B"):P0} right after coming back");
+
+        // After the ramp, its full share.
+        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+        var late = await CountAsync("slow.lb.test", 2_000);
+        Assert.InRange(Share(late, "B"), 0.5 - 0.05, 0.5 + 0.05);
+    }
+
     private static async Task<(string Backend, string? SetCookie)> StickyGetAsync(HttpClient client, string host, string? cookie)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/");
