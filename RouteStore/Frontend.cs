@@ -15,3 +15,6 @@ public sealed record FrontendRead(string Key, string? Identifier, string[] Backe
     /// <summary>Hipache's random choice unless the frontend has settings of its own.</summary>
     public Balancing Policy => Balancing ?? RouteStore.Balancing.Default;
 }
+
+/// <summary>An active health checker's last probe of one backend URL (<see cref="RouteKeys.BackendHealth"/>).</summary>
+public sealed record ProbeResult(bool Healthy, double LatencyMs, DateTimeOffset CheckedAt);

@@ -34,6 +34,7 @@ public sealed class RouteKeys
         BalancingKeyPrefix = prefix + ExtensionPrefix + "balance:";
         StickySecretKey = prefix + ExtensionPrefix + "sticky-secret";
         CheckLeasePrefix = prefix + ExtensionPrefix + "check:";
+        BackendHealthPrefix = prefix + ExtensionPrefix + "health:";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -87,6 +88,14 @@ public sealed class RouteKeys
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
 
     public string CheckLease(string backendUrl) => CheckLeasePrefix + backendUrl;
+
+    /// <summary>
+    /// Prefix of each probed backend's last result (a hash: <c>healthy</c> 1/0, <c>latency-ms</c>,
+    /// <c>checked-at</c> Unix ms), written by the checker holding its lease, with a TTL of three intervals.
+    /// </summary>
+    public string BackendHealthPrefix { get; }
+
+    public string BackendHealth(string backendUrl) => BackendHealthPrefix + backendUrl;
 
     public string Balancing(string frontendKey) => BalancingKeyPrefix + frontendKey;
 

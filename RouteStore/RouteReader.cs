@@ -160,6 +160,27 @@ public sealed class RouteReader(RedisConnections connections)
             : new TaggedFrontend(new Frontend(frontendKey, list[0].ToString(), [.. list.Skip(1).Select(v => v.ToString())]), FrontendTag.Compute(list));
     }
 
+    /// <summary>The active health checker's last result for each URL (null where none is recorded), one pipelined round trip.</summary>
+    public async Task<ProbeResult?[]> GetProbeResultsAsync(IReadOnlyList<string> backendUrls, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backendUrls);
+        var batch = connections.Read.CreateBatch();
+        var replies = backendUrls.Select(url => batch.HashGetAllAsync(connections.Keys.BackendHealth(url))).ToArray();
+        batch.Execute();
+        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. replies.Select(reply => ParseProbe(reply.Result))];
+    }
+
+    private static ProbeResult? ParseProbe(HashEntry[] entries)
+    {
+        var fields = entries.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
+        return fields.TryGetValue("healthy", out var healthy)
+            && fields.TryGetValue("latency-ms", out var latency) && double.TryParse(latency, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms)
+            && fields.TryGetValue("checked-at", out var at) && long.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var unixMs)
+            ? new ProbeResult(healthy == "1", ms, DateTimeOffset.FromUnixTimeMilliseconds(unixMs))
+            : null;
+    }
+
     /// <summary>A frontend's balancing settings (<see cref="Balancing.Default"/> when it has none).</summary>
     public async Task<Balancing> GetBalancingAsync(string frontendKey, CancellationToken cancellationToken = default) =>
         Balancing.FromHash(await connections.Read.HashGetAllAsync(connections.Keys.Balancing(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false));

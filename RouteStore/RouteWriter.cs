@@ -405,6 +405,23 @@ public sealed class RouteWriter(RedisConnections connections)
         return [.. replies.Select(r => (long)r.Result == 1)];
     }
 
+    /// <summary>Records a probe's result for whoever looks (the admin API), expiring after <paramref name="ttl"/>.</summary>
+    public Task RecordProbeAsync(string backendUrl, ProbeResult result, TimeSpan ttl)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var key = connections.Keys.BackendHealth(backendUrl);
+        var batch = connections.Write.CreateBatch();
+        var set = batch.HashSetAsync(key,
+        [
+            new HashEntry("healthy", result.Healthy ? 1 : 0),
+            new HashEntry("latency-ms", Math.Round(result.LatencyMs, 3)),
+            new HashEntry("checked-at", result.CheckedAt.ToUnixTimeMilliseconds()),
+        ]);
+        var expire = batch.KeyExpireAsync(key, ttl);
+        batch.Execute();
+        return Task.WhenAll(set, expire);
+    }
+
     /// <summary>An active checker's heartbeat: <c>hchecker_ping</c> = Unix seconds, as hipache-hchecker writes it.</summary>
     public Task WriteCheckerHeartbeatAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
         connections.Write.StringSetAsync(RouteKeys.CheckerHeartbeatKey, now.ToUnixTimeSeconds()).WaitAsync(cancellationToken);

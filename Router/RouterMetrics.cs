@@ -20,6 +20,8 @@ internal sealed class RouterMetrics
     private readonly Counter<long> _cacheEvictions;
     private readonly Counter<long> _staleServed;
     private readonly Counter<long> _cacheRefreshes;
+    private readonly Counter<long> _probes;
+    private readonly Histogram<double> _probeDuration;
 
     public RouterMetrics(IMeterFactory meterFactory)
     {
@@ -33,6 +35,8 @@ internal sealed class RouterMetrics
         _cacheInvalidations = meter.CreateCounter<long>("hipache.router.route_cache.invalidations", "{change}", "Route changes that dropped cached entries.");
         _cacheEvictions = meter.CreateCounter<long>("hipache.router.route_cache.evictions", "{eviction}", "Times the cache was full and freed room.");
         _cacheRefreshes = meter.CreateCounter<long>("hipache.router.route_cache.refreshes", "{read}", "Background reads of a cached key: ahead of its expiry, or at once after a change.");
+        _probes = meter.CreateCounter<long>("hipache.router.health.probes", "{probe}", "Active health probes of this router, by result (healthy, failed).");
+        _probeDuration = meter.CreateHistogram<double>("hipache.router.health.probe.duration", "s", "Time an active health probe took, failures included.");
         _staleServed = meter.CreateCounter<long>("hipache.router.route_cache.stale_served", "{lookup}", "Lookups answered from an expired entry because Redis was unreachable.");
     }
 
@@ -47,6 +51,12 @@ internal sealed class RouterMetrics
     public void UpstreamDuration(double seconds) => _upstreamDuration.Record(seconds);
 
     public void Retry() => _retries.Add(1);
+
+    public void Probe(bool healthy, double seconds)
+    {
+        _probes.Add(1, new KeyValuePair<string, object?>("result", healthy ? "healthy" : "failed"));
+        _probeDuration.Record(seconds);
+    }
 
     public void DeadMark() => _deadMarks.Add(1);
 

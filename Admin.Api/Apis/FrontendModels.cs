@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Hipache.Aspire.RouteStore;
 
 namespace Hipache.Aspire.Admin.Apis;
 
@@ -8,9 +9,19 @@ public sealed record FrontendWrite(string? App, IReadOnlyList<string>? Backends)
 /// <summary>Body of <c>POST /v1/frontends/{host}/backends</c>.</summary>
 public sealed record BackendWrite(string? Url);
 
-public sealed record BackendView(string Url, bool Dead, DateTimeOffset? DeadUntil);
+/// <summary>A backend in a frontend: its dead mark, and the active health checker's last probe when one runs.</summary>
+public sealed record BackendView(
+    string Url,
+    bool Dead,
+    DateTimeOffset? DeadUntil,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProbeResult? Health = null);
 
-public sealed record FrontendView(string Host, string App, IReadOnlyList<BackendView> Backends);
+/// <summary>A frontend; <c>GET</c> also shows its balancing settings.</summary>
+public sealed record FrontendView(
+    string Host,
+    string App,
+    IReadOnlyList<BackendView> Backends,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] BalancingView? Balancing = null);
 
 /// <summary>One item of <c>GET /v1/frontends</c>: the list as stored, without dead marks (one read per item is enough).</summary>
 public sealed record FrontendSummary(string Host, string App, IReadOnlyList<string> Backends);

@@ -156,8 +156,10 @@ internal static class FrontendsApi
 
         var frontend = tagged.Frontend;
         var (dead, expiresAt) = await reader.GetDeadAsync(key, cancellationToken).ConfigureAwait(false);
-        var backends = frontend.Backends.Select((url, i) => new BackendView(url, dead.Contains(i), dead.Contains(i) ? expiresAt : null)).ToArray();
-        return TypedResults.Ok(new FrontendView(key, frontend.Identifier, backends));
+        var probes = await reader.GetProbeResultsAsync(frontend.Backends, cancellationToken).ConfigureAwait(false);
+        var balancing = await reader.GetBalancingAsync(key, cancellationToken).ConfigureAwait(false);
+        var backends = frontend.Backends.Select((url, i) => new BackendView(url, dead.Contains(i), dead.Contains(i) ? expiresAt : null, probes[i])).ToArray();
+        return TypedResults.Ok(new FrontendView(key, frontend.Identifier, backends, ViewOf(balancing)));
     }
 
     private static async Task<Results<Created<FrontendView>, Ok<FrontendView>, ProblemHttpResult, ValidationProblem>> PutAsync(

@@ -31,6 +31,7 @@ namespace Hipache.Aspire.Router.HealthChecks;
 internal sealed partial class ActiveHealthChecker(
     RouteReader reader,
     RouteWriter writer,
+    RouterMetrics metrics,
     IOptions<RouterOptions> options,
     TimeProvider time,
     ILogger<ActiveHealthChecker> logger) : BackgroundService
@@ -168,8 +169,11 @@ internal sealed partial class ActiveHealthChecker(
         {
             var started = Stopwatch.GetTimestamp();
             var healthy = await ProbeAsync(backend, cancellationToken).ConfigureAwait(false);
+            var latency = Stopwatch.GetElapsedTime(started);
+            metrics.Probe(healthy, latency.TotalSeconds);
             var state = _states.GetOrAdd(url, static _ => new ProbeState());
-            var transition = state.Record(healthy, Stopwatch.GetElapsedTime(started), _options.Fall, _options.Rise);
+            var transition = state.Record(healthy, latency, _options.Fall, _options.Rise);
+            await writer.RecordProbeAsync(url, new ProbeResult(healthy, latency.TotalMilliseconds, time.GetUtcNow()), DeadTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (transition == ProbeTransition.Down)
             {
                 LogDown(logger, backend.Address.HostAndPort, state.ConsecutiveFailures);

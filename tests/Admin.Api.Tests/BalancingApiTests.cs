@@ -38,6 +38,19 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
             Assert.Equal(3, view.RootElement.GetProperty("weights").GetProperty("http://10.2.0.1:8080").GetInt32());
         }
 
+        // The frontend's own view shows the policy, and a checker's last probe of each backend.
+        await db.HashSetAsync(fixture.Prefix + "hipache-aspire:health:http://10.2.0.2:8080", [new("healthy", 0), new("latency-ms", "2.5"), new("checked-at", 1_800_000_000_000)]);
+        using (var frontend = JsonDocument.Parse(await client.GetStringAsync($"/v1/frontends/{host}", Ct)))
+        {
+            Assert.Equal("weighted", frontend.RootElement.GetProperty("balancing").GetProperty("policy").GetString());
+            var backends = frontend.RootElement.GetProperty("backends");
+            Assert.False(backends[0].TryGetProperty("health", out _));
+            var health = backends[1].GetProperty("health");
+            Assert.False(health.GetProperty("healthy").GetBoolean());
+            Assert.Equal(2.5, health.GetProperty("latencyMs").GetDouble());
+            Assert.Equal(DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000), health.GetProperty("checkedAt").GetDateTimeOffset());
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "hash", hashOn = "cookie:session" }, Ct)).StatusCode);
         using (var view = JsonDocument.Parse(await client.GetStringAsync($"/v1/frontends/{host}/balancing", Ct)))
         {

@@ -53,6 +53,11 @@ public sealed class HealthCheckerTests
             Assert.Equal((200, "backend=live"), await router.GetTextAsync("hc.test"));
         }
 
+        // The last probe of each backend, for the admin API's frontend view.
+        var recorded = (await db.HashGetAllAsync(router.Prefix + $"hipache-aspire:health:http://127.0.0.1:{port}")).ToDictionary(e => e.Name.ToString(), e => e.Value.ToString());
+        Assert.Equal("0", recorded["healthy"]);
+        Assert.Equal("1", (await db.HashGetAllAsync(router.Prefix + "hipache-aspire:health:" + live.Url)).First(e => e.Name == "healthy").Value.ToString());
+
         var heartbeat = (long)await db.StringGetAsync("hchecker_ping");
         Assert.InRange(DateTimeOffset.UtcNow.ToUnixTimeSeconds() - heartbeat, -2, 10);
 
