@@ -1,6 +1,6 @@
 using Hipache.Aspire.BenchTools;
 
-// Two load tools for bench/scale.sh and bench/admin-throughput.sh. They start nothing: the
+// Load tools for bench/scale.sh and bench/admin-throughput.sh, and bench/faults.sh's backend. They start nothing: the
 // scripts start Redis, the backend, the router and the admin API, then call these.
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -22,6 +22,7 @@ try
     {
         "load" => await FrontendLoader.RunAsync(FrontendLoaderOptions.From(options), stop.Token),
         "admin-churn" => await AdminChurn.RunAsync(AdminChurnOptions.From(options), stop.Token),
+        "backend" => await FaultBackend.RunAsync(options, stop.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

@@ -22,5 +22,10 @@ internal static class Usage
           --duration <s>                  seconds of churn (default 20)
           --check true|false              after each call poll the router until it reflects it (default true)
           --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
+
+        backend      an HTTP/1.1 keep-alive server answering 100 bytes (bench/faults.sh)
+          --port <p>                      required
+          --slow-after <s>                from this many seconds after start, delay every answer (default 0: never)
+          --delay-ms <ms>                 that delay (default 2000)
         """;
 }
