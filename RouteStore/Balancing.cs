@@ -35,8 +35,18 @@ public enum BalancingPolicy
 /// that first served it (any policy; absent: no sticky sessions). No hash means
 /// <see cref="BalancingPolicy.Random"/> without stickiness, as with Hipache.
 /// </summary>
-public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights, string? StickyCookie = null, TimeSpan SlowStart = default)
+public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnlyDictionary<string, int> Weights, string? StickyCookie = null, TimeSpan SlowStart = default, string? HealthPath = null)
 {
+    /// <summary>
+    /// What the active health checker probes and keys its lease and result by: the URL alone for
+    /// the checker's default path, else the URL and the frontend's own path (a backend shared by
+    /// frontends with different paths is probed once per path).
+    /// </summary>
+    public static string ProbeTarget(string backendUrl, string? healthPath) => healthPath is null ? backendUrl : backendUrl + " " + healthPath;
+
+    /// <summary>An origin-form path for health probes: starts with '/', printable ASCII without spaces, 1-1024 characters.</summary>
+    public static bool IsHealthPath(string? path) => path is { Length: > 0 and <= 1024 } && path[0] == '/' && path.All(c => c > ' ' && c < (char)0x7f);
+
     /// <summary>Longest slow start: an hour of ramp is already more than any warm-up needs.</summary>
     public static readonly TimeSpan MaxSlowStart = TimeSpan.FromHours(1);
 
@@ -46,6 +56,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     private const string HashOnField = "hash-on";
     private const string StickyCookieField = "sticky-cookie";
     private const string SlowStartField = "slow-start-ms";
+    private const string HealthPathField = "health-path";
     private const string WeightFieldPrefix = "weight:";
 
     private static readonly IReadOnlyDictionary<string, int> NoWeights = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -53,7 +64,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     /// <summary>Hipache's behaviour.</summary>
     public static Balancing Default { get; } = new(BalancingPolicy.Random, null, NoWeights);
 
-    public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null && SlowStart <= TimeSpan.Zero;
+    public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null && SlowStart <= TimeSpan.Zero && HealthPath is null;
 
     /// <summary>The names the admin API and the stored hash use.</summary>
     public static string Name(BalancingPolicy policy) => policy switch
@@ -96,6 +107,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
         string? hashOn = null;
         string? sticky = null;
         var slowStart = TimeSpan.Zero;
+        string? healthPath = null;
         Dictionary<string, int>? weights = null;
         foreach (var entry in entries)
         {
@@ -111,6 +123,10 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             else if (field == StickyCookieField && HashSource.IsToken(entry.Value.ToString()))
             {
                 sticky = entry.Value.ToString();
+            }
+            else if (field == HealthPathField && IsHealthPath(entry.Value.ToString()))
+            {
+                healthPath = entry.Value.ToString();
             }
             else if (field == SlowStartField
                 && long.TryParse(entry.Value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var slowMs) && slowMs <= (long)MaxSlowStart.TotalMilliseconds)
@@ -129,7 +145,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             policy = BalancingPolicy.Random;
         }
 
-        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky, slowStart);
+        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky, slowStart, healthPath);
     }
 
     public HashEntry[] ToHash()
@@ -143,6 +159,11 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
         if (StickyCookie is not null)
         {
             entries.Add(new HashEntry(StickyCookieField, StickyCookie));
+        }
+
+        if (HealthPath is not null)
+        {
+            entries.Add(new HashEntry(HealthPathField, HealthPath));
         }
 
         if (SlowStart > TimeSpan.Zero)
@@ -162,6 +183,7 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
     public bool SameAs(Balancing? other) =>
         other is not null && other.Policy == Policy && string.Equals(other.HashOn, HashOn, StringComparison.Ordinal)
         && string.Equals(other.StickyCookie, StickyCookie, StringComparison.Ordinal) && other.SlowStart == SlowStart
+        && string.Equals(other.HealthPath, HealthPath, StringComparison.Ordinal)
         && other.Weights.Count == Weights.Count && Weights.All(w => other.Weights.TryGetValue(w.Key, out var v) && v == w.Value);
 }
 

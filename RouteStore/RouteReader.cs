@@ -181,6 +181,17 @@ public sealed class RouteReader(RedisConnections connections)
             : null;
     }
 
+    /// <summary>The settings of many frontends in one pipelined round trip (<see cref="Balancing.Default"/> where none).</summary>
+    public async Task<Balancing[]> GetBalancingsAsync(IReadOnlyList<string> frontendKeys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(frontendKeys);
+        var batch = connections.Read.CreateBatch();
+        var replies = frontendKeys.Select(key => batch.HashGetAllAsync(connections.Keys.Balancing(key))).ToArray();
+        batch.Execute();
+        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. replies.Select(reply => Balancing.FromHash(reply.Result))];
+    }
+
     /// <summary>A frontend's balancing settings (<see cref="Balancing.Default"/> when it has none).</summary>
     public async Task<Balancing> GetBalancingAsync(string frontendKey, CancellationToken cancellationToken = default) =>
         Balancing.FromHash(await connections.Read.HashGetAllAsync(connections.Keys.Balancing(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false));

@@ -35,13 +35,16 @@ public sealed record Page<T>(IReadOnlyList<T> Items, [property: JsonIgnore(Condi
 /// <c>header:&lt;name&gt;</c> or <c>cookie:&lt;name&gt;</c>; <c>weights</c> (weighted only) maps
 /// backend URLs to 1-1000, 1 for a backend not named; <c>stickyCookie</c> (any policy) names the
 /// signed cookie that keeps a client on the backend that first served it; <c>slowStartSeconds</c>
-/// (0-3600, any policy but hash) ramps a recovered or new backend's share up over that time.
+/// (0-3600, any policy but hash) ramps a recovered or new backend's share up over that time;
+/// <c>healthCheckPath</c> is what the active health checker asks this frontend's backends for
+/// (instead of <c>Router:HealthCheck:Path</c>).
 /// </summary>
-public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights, string? StickyCookie = null, int? SlowStartSeconds = null);
+public sealed record BalancingWrite(string? Policy, string? HashOn, IReadOnlyDictionary<string, int>? Weights, string? StickyCookie = null, int? SlowStartSeconds = null, string? HealthCheckPath = null);
 
 public sealed record BalancingView(
     string Policy,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HashOn,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? Weights,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StickyCookie,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? SlowStartSeconds);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? SlowStartSeconds,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HealthCheckPath);

@@ -102,7 +102,8 @@ internal static class FrontendsApi
         balancing.HashOn,
         balancing.Policy == BalancingPolicy.Weighted ? balancing.Weights : null,
         balancing.StickyCookie,
-        balancing.SlowStart > TimeSpan.Zero ? (int)balancing.SlowStart.TotalSeconds : null);
+        balancing.SlowStart > TimeSpan.Zero ? (int)balancing.SlowStart.TotalSeconds : null,
+        balancing.HealthPath);
 
     private static async Task<Results<Ok<Page<FrontendSummary>>, ValidationProblem>> ListAsync(
         RouteReader reader, CancellationToken cancellationToken, string? match = null, string? cursor = null, int? limit = null)
@@ -156,8 +157,8 @@ internal static class FrontendsApi
 
         var frontend = tagged.Frontend;
         var (dead, expiresAt) = await reader.GetDeadAsync(key, cancellationToken).ConfigureAwait(false);
-        var probes = await reader.GetProbeResultsAsync(frontend.Backends, cancellationToken).ConfigureAwait(false);
         var balancing = await reader.GetBalancingAsync(key, cancellationToken).ConfigureAwait(false);
+        var probes = await reader.GetProbeResultsAsync([.. frontend.Backends.Select(url => Balancing.ProbeTarget(url, balancing.HealthPath))], cancellationToken).ConfigureAwait(false);
         var backends = frontend.Backends.Select((url, i) => new BackendView(url, dead.Contains(i), dead.Contains(i) ? expiresAt : null, probes[i])).ToArray();
         return TypedResults.Ok(new FrontendView(key, frontend.Identifier, backends, ViewOf(balancing)));
     }

@@ -227,7 +227,12 @@ internal static class RouteValidation
             errors["slowStartSeconds"] = ["slow start does not apply to the hash policy (a value keeps its backend)."];
         }
 
-        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights, body.StickyCookie, slowStart);
+        if (body.HealthCheckPath is not null && !Balancing.IsHealthPath(body.HealthCheckPath))
+        {
+            errors["healthCheckPath"] = ["healthCheckPath is an origin-form path: '/', then printable ASCII without spaces, 1-1024 characters."];
+        }
+
+        return errors.Count > 0 ? null : new Balancing(policy, hashOn, weights, body.StickyCookie, slowStart, body.HealthCheckPath);
     }
 
     public static List<string> NormalizeBackends(IReadOnlyList<string>? input, Dictionary<string, string[]> errors, string field = "backends")

@@ -112,6 +112,7 @@ internal sealed partial class ActiveHealthChecker(
         }
 
         var urls = _backends.Keys.ToArray();
+        // Keyed by probe target (the URL, plus the frontend's own path when it has one).
         var owned = await writer.ClaimCheckLeasesAsync(urls, _owner, _options.Interval * 2, cancellationToken).ConfigureAwait(false);
         using var slots = new SemaphoreSlim(_options.MaxConcurrentProbes);
         var probes = new List<Task>();
@@ -131,7 +132,10 @@ internal sealed partial class ActiveHealthChecker(
         await Task.WhenAll(probes).ConfigureAwait(false);
     }
 
-    /// <summary>Every distinct backend URL of every frontend and the frontends that list it, from a SCAN of the whole table.</summary>
+    /// <summary>
+    /// Every distinct probe target (backend URL and health path) of every frontend, and the
+    /// frontends that list it, from a SCAN of the whole table and the frontends' settings.
+    /// </summary>
     private async Task<Dictionary<string, Backend>> ReadBackendsAsync(CancellationToken cancellationToken)
     {
         var backends = new Dictionary<string, Backend>(StringComparer.Ordinal);
@@ -139,17 +143,21 @@ internal sealed partial class ActiveHealthChecker(
         while (true)
         {
             var page = await reader.ScanFrontendsAsync("*", position, 1000, cancellationToken).ConfigureAwait(false);
-            foreach (var frontend in page.Items)
+            var settings = await reader.GetBalancingsAsync([.. page.Items.Select(f => f.Key)], cancellationToken).ConfigureAwait(false);
+            for (var f = 0; f < page.Items.Count; f++)
             {
+                var frontend = page.Items[f];
+                var path = settings[f].HealthPath;
                 foreach (var url in frontend.Backends.Distinct())
                 {
-                    if (backends.TryGetValue(url, out var known))
+                    var target = Balancing.ProbeTarget(url, path);
+                    if (backends.TryGetValue(target, out var known))
                     {
                         known.Frontends.Add(frontend.Key);
                     }
                     else if (BackendAddress.Parse(url) is { IsValid: true } address)
                     {
-                        backends[url] = new Backend(address, new Uri(address.DestinationPrefix!), [frontend.Key]);
+                        backends[target] = new Backend(url, path ?? _options.Path, address, new Uri(address.DestinationPrefix!), [frontend.Key]);
                     }
                 }
             }
@@ -181,14 +189,14 @@ internal sealed partial class ActiveHealthChecker(
             else if (transition == ProbeTransition.Up)
             {
                 LogUp(logger, backend.Address.HostAndPort, state.ConsecutivePasses);
-                await ClearAsync(url, backend, cancellationToken).ConfigureAwait(false);
+                await ClearAsync(backend, cancellationToken).ConfigureAwait(false);
             }
 
             if (state.IsDown)
             {
                 // Every cycle while down: the dead sets' TTL is re-armed, and a frontend that
                 // listed the backend since the last scan gets its mark too.
-                await MarkAsync(url, backend, cancellationToken).ConfigureAwait(false);
+                await MarkAsync(backend, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
@@ -214,7 +222,7 @@ internal sealed partial class ActiveHealthChecker(
                 return true;
             }
 
-            using var request = new HttpRequestMessage(HttpMethod.Get, backend.Address.DestinationPrefix + _options.Path);
+            using var request = new HttpRequestMessage(HttpMethod.Get, backend.Address.DestinationPrefix + backend.Path);
             request.Headers.UserAgent.ParseAdd("hipache-aspire-checker");
             request.Headers.ConnectionClose = true;
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
@@ -231,25 +239,25 @@ internal sealed partial class ActiveHealthChecker(
         }
     }
 
-    /// <summary>Marks <paramref name="url"/> dead wherever the lists name it now (read fresh: indexes move).</summary>
-    private async Task MarkAsync(string url, Backend backend, CancellationToken cancellationToken)
+    /// <summary>Marks the backend dead wherever the lists name it now (read fresh: indexes move).</summary>
+    private async Task MarkAsync(Backend backend, CancellationToken cancellationToken)
     {
-        foreach (var (key, index, count) in await PlacesAsync(url, backend, cancellationToken).ConfigureAwait(false))
+        foreach (var (key, index, count) in await PlacesAsync(backend, cancellationToken).ConfigureAwait(false))
         {
             await writer.MarkDeadAsync(key, backend.Address.Href, index, count, DeadTtl, writeDeadSet: true).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task ClearAsync(string url, Backend backend, CancellationToken cancellationToken)
+    private async Task ClearAsync(Backend backend, CancellationToken cancellationToken)
     {
-        foreach (var (key, index, _) in await PlacesAsync(url, backend, cancellationToken).ConfigureAwait(false))
+        foreach (var (key, index, _) in await PlacesAsync(backend, cancellationToken).ConfigureAwait(false))
         {
             await writer.ClearDeadAsync(key, index, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Each (frontend, index, backend count) where the frontends that listed <paramref name="url"/> at the last scan list it now.</summary>
-    private async Task<List<(string Key, int Index, int Count)>> PlacesAsync(string url, Backend backend, CancellationToken cancellationToken)
+    /// <summary>Each (frontend, index, backend count) where the frontends that listed the backend at the last scan list it now.</summary>
+    private async Task<List<(string Key, int Index, int Count)>> PlacesAsync(Backend backend, CancellationToken cancellationToken)
     {
         var places = new List<(string, int, int)>();
         foreach (var key in backend.Frontends)
@@ -261,7 +269,7 @@ internal sealed partial class ActiveHealthChecker(
 
             for (var i = 0; i < frontend.Backends.Count; i++)
             {
-                if (frontend.Backends[i] == url)
+                if (frontend.Backends[i] == backend.Url)
                 {
                     places.Add((key, i, frontend.Backends.Count));
                 }
@@ -277,8 +285,8 @@ internal sealed partial class ActiveHealthChecker(
         base.Dispose();
     }
 
-    /// <summary>A backend URL as parsed, and the frontends that listed it at the last scan.</summary>
-    private sealed record Backend(BackendAddress Address, Uri Destination, List<string> Frontends);
+    /// <summary>A probe target: a backend URL as parsed, the path it is probed on, and the frontends that listed it with that path at the last scan.</summary>
+    private sealed record Backend(string Url, string Path, BackendAddress Address, Uri Destination, List<string> Frontends);
 
     [LoggerMessage(EventId = 80, Level = LogLevel.Information, Message = "Active health checks on: {Mode} probes every {Interval}, down after {Fall} failures, up after {Rise} passes")]
     private static partial void LogStarted(ILogger logger, HealthProbeKind mode, TimeSpan interval, int fall, int rise);

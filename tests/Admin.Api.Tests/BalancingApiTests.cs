@@ -66,6 +66,13 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
             Assert.Equal(30, view.RootElement.GetProperty("slowStartSeconds").GetInt32());
         }
 
+        Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "random", healthCheckPath = "/healthz?deep=1" }, Ct)).StatusCode);
+        Assert.Equal("/healthz?deep=1", (string?)await db.HashGetAsync(fixture.Prefix + "hipache-aspire:balance:" + host, "health-path"));
+        using (var view = JsonDocument.Parse(await client.GetStringAsync($"/v1/frontends/{host}/balancing", Ct)))
+        {
+            Assert.Equal("/healthz?deep=1", view.RootElement.GetProperty("healthCheckPath").GetString());
+        }
+
         // Sticky sessions with Hipache's random choice: still settings of their own.
         Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync($"/v1/frontends/{host}/balancing", new { policy = "random", stickyCookie = "lb_sticky" }, Ct)).StatusCode);
         Assert.Equal("lb_sticky", (string?)await db.HashGetAsync(fixture.Prefix + "hipache-aspire:balance:" + host, "sticky-cookie"));
@@ -117,6 +124,8 @@ public sealed class BalancingApiTests(AdminApiFixture fixture)
     [InlineData("""{"policy":"weighted","weights":{"http://10.2.2.1:80":2,"http://10.2.2.1:80/":3}}""", "weights")]
     [InlineData("""{"policy":"random","stickyCookie":"bad cookie"}""", "stickyCookie")]
     [InlineData("""{"policy":"random","stickyCookie":""}""", "stickyCookie")]
+    [InlineData("""{"policy":"random","healthCheckPath":"healthz"}""", "healthCheckPath")]
+    [InlineData("""{"policy":"random","healthCheckPath":"/health z"}""", "healthCheckPath")]
     [InlineData("""{"policy":"random","slowStartSeconds":-1}""", "slowStartSeconds")]
     [InlineData("""{"policy":"random","slowStartSeconds":3601}""", "slowStartSeconds")]
     [InlineData("""{"policy":"hash","hashOn":"header:X-User","slowStartSeconds":10}""", "slowStartSeconds")]

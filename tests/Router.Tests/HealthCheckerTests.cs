@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Hipache.Aspire.RouteStore;
 using Hipache.Aspire.TestSupport;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hipache.Aspire.Router.Tests;
 
@@ -88,6 +90,63 @@ public sealed class HealthCheckerTests
         Assert.True(clock.Elapsed < bound, $"detected after {clock.Elapsed.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds:F0} ms");
         Assert.False(await db.SetContainsAsync(dead, 0));
         hung.SetResult();
+    }
+
+    [Fact]
+    public async Task A_process_stopped_with_SIGSTOP_is_marked_dead_within_interval_times_fall_plus_timeout_and_back_after_SIGCONT()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var live = await TestBackend.StartAsync("live");
+        // A real process to pause: a router process, whose management listener answers /alive.
+        await using var paused = await RouterProcess.StartAsync(redis, $"p{Guid.NewGuid():N}:");
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        await using var router = await RunningRouter.StartAsync(redis, Checker());
+        var stoppedUrl = $"http://127.0.0.1:{paused.ManagementPort}";
+        await router.RpushAsync(db, "sigstop.test", "sigstop", live.Url, stoppedUrl);
+        await router.Services.GetRequiredService<RouteWriter>().SetBalancingAsync("sigstop.test", new Balancing(BalancingPolicy.Random, null, new Dictionary<string, int>(), HealthPath: "/alive"), Ct);
+        var health = router.Prefix + "hipache-aspire:health:" + Balancing.ProbeTarget(stoppedUrl, "/alive");
+        await Poll.UntilAsync(async () => (string?)await db.HashGetAsync(health, "healthy"), healthy => healthy == "1", TimeSpan.FromSeconds(10), "a good probe of the running process");
+
+        var dead = router.Prefix + "dead:sigstop.test";
+        await paused.SignalAsync("STOP");
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            await Poll.UntilAsync(() => db.SetContainsAsync(dead, 1), marked => marked, TimeSpan.FromSeconds(10), "the stopped process to be marked dead");
+            var bound = (Interval * Fall + ProbeTimeout) * 2;
+            Assert.True(clock.Elapsed < bound, $"detected after {clock.Elapsed.TotalMilliseconds:F0} ms, bound {bound.TotalMilliseconds:F0} ms (interval x fall + timeout, doubled for a loaded machine)");
+        }
+        finally
+        {
+            await paused.SignalAsync("CONT");
+        }
+
+        await Poll.UntilAsync(() => db.SetContainsAsync(dead, 1), marked => !marked, TimeSpan.FromSeconds(10), "the mark to be cleared once the process runs again");
+    }
+
+    [Fact]
+    public async Task A_frontend_can_name_its_own_probe_path_and_a_shared_backend_is_judged_per_path()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        await using var live = await TestBackend.StartAsync("live");
+        await using var partial = await TestBackend.StartAsync("partial", context =>
+        {
+            // Serves its pages, but its own health page says it is not ready.
+            context.Response.StatusCode = context.Request.Path == "/healthz" ? 503 : 200;
+            return Task.CompletedTask;
+        });
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        await using var router = await RunningRouter.StartAsync(redis, Checker());
+        await router.RpushAsync(db, "strict.test", "strict", live.Url, partial.Url);
+        await router.RpushAsync(db, "lenient.test", "lenient", live.Url, partial.Url);
+        await router.Services.GetRequiredService<RouteWriter>().SetBalancingAsync("strict.test", new Balancing(BalancingPolicy.Random, null, new Dictionary<string, int>(), HealthPath: "/healthz"), Ct);
+
+        await Poll.UntilAsync(() => db.SetContainsAsync(router.Prefix + "dead:strict.test", 1), marked => marked, TimeSpan.FromSeconds(10), "the frontend whose path fails to mark its backend");
+        // Several cycles later the frontend probing "/" still has it.
+        await Poll.UntilAsync(async () => (string?)await db.HashGetAsync(router.Prefix + "hipache-aspire:health:" + partial.Url, "healthy"), healthy => healthy == "1", TimeSpan.FromSeconds(10), "the default path's probe");
+        Assert.False(await db.SetContainsAsync(router.Prefix + "dead:lenient.test", 1));
     }
 
     [Fact]

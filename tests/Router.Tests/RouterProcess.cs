@@ -132,9 +132,12 @@ internal sealed partial class RouterProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM, as an orchestrator stopping the container does (Process.Kill sends SIGKILL).</summary>
-    public async Task SignalTermAsync()
+    public Task SignalTermAsync() => SignalAsync("TERM");
+
+    /// <summary>Sends a signal by name (TERM, STOP, CONT) with kill(1).</summary>
+    public async Task SignalAsync(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })
             ?? throw new InvalidOperationException("kill did not start.");
         await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
         Assert.Equal(0, kill.ExitCode);
