@@ -36,6 +36,9 @@ internal sealed partial class ActiveHealthChecker(
     TimeProvider time,
     ILogger<ActiveHealthChecker> logger) : BackgroundService
 {
+    // Probe targets whose leases are taken in one pipelined round trip, just before their probes.
+    private const int LeaseChunk = 500;
+
     private readonly HealthCheckOptions _options = options.Value.HealthCheck;
     private readonly string _owner = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
     private readonly ConcurrentDictionary<string, ProbeState> _states = new(StringComparer.Ordinal);
@@ -111,22 +114,29 @@ internal sealed partial class ActiveHealthChecker(
             return;
         }
 
-        var urls = _backends.Keys.ToArray();
-        // Keyed by probe target (the URL, plus the frontend's own path when it has one).
-        var owned = await writer.ClaimCheckLeasesAsync(urls, _owner, _options.Interval * 2, cancellationToken).ConfigureAwait(false);
+        // Leases are taken chunk by chunk, just before the chunk's probes: a round over many
+        // backends can outlast a lease (two intervals), and routers sharing the work then split
+        // it chunk by chunk (a chunk another router holds is skipped at the cost of one pipelined
+        // round trip). Keyed by probe target (the URL, plus the frontend's own path if any).
+        var targets = _backends.Keys.ToArray();
         using var slots = new SemaphoreSlim(_options.MaxConcurrentProbes);
         var probes = new List<Task>();
-        for (var i = 0; i < urls.Length; i++)
+        for (var start = 0; start < targets.Length; start += LeaseChunk)
         {
-            if (!owned[i])
+            var chunk = targets.AsMemory(start, Math.Min(LeaseChunk, targets.Length - start)).ToArray();
+            var owned = await writer.ClaimCheckLeasesAsync(chunk, _owner, _options.Interval * 2, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < chunk.Length; i++)
             {
-                // Another router probes it; what we knew of it is stale from now on.
-                _states.TryRemove(urls[i], out _);
-                continue;
-            }
+                if (!owned[i])
+                {
+                    // Another router probes it; what we knew of it is stale from now on.
+                    _states.TryRemove(chunk[i], out _);
+                    continue;
+                }
 
-            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-            probes.Add(ProbeAndRecordAsync(urls[i], _backends[urls[i]], slots, cancellationToken));
+                await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+                probes.Add(ProbeAndRecordAsync(chunk[i], _backends[chunk[i]], slots, cancellationToken));
+            }
         }
 
         await Task.WhenAll(probes).ConfigureAwait(false);
