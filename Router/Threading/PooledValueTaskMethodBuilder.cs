@@ -21,6 +21,12 @@ internal struct PooledValueTaskMethodBuilder<TResult>
 
     public static PooledValueTaskMethodBuilder<TResult> Create() => default;
 
+    /// <summary>The box, once the method has suspended (for the <see cref="ValueTask"/> form).</summary>
+    internal readonly PooledStateMachineBox<TResult>? Box => _box;
+
+    /// <summary>The exception of a method that failed before suspending.</summary>
+    internal readonly Exception? Exception => _exception;
+
     public readonly ValueTask<TResult> Task =>
         _box is { } box ? new ValueTask<TResult>(box, box.Version)
         : _exception is not null ? ValueTask.FromException<TResult>(_exception)
@@ -73,18 +79,17 @@ internal struct PooledValueTaskMethodBuilder<TResult>
         awaiter.UnsafeOnCompleted(PooledStateMachineBox<TResult>.For(ref _box, ref stateMachine).MoveNextAction);
 }
 
-/// <summary>The <see cref="ValueTask"/> form of <see cref="PooledValueTaskMethodBuilder{TResult}"/>.</summary>
+/// <summary>The <see cref="ValueTask"/> form of <see cref="PooledValueTaskMethodBuilder{TResult}"/>, which it wraps.</summary>
 [StructLayout(LayoutKind.Auto)]
 internal struct PooledValueTaskMethodBuilder
 {
-    private PooledStateMachineBox<VoidResult>? _box;
-    private Exception? _exception;
+    private PooledValueTaskMethodBuilder<VoidResult> _inner;
 
     public static PooledValueTaskMethodBuilder Create() => default;
 
     public readonly ValueTask Task =>
-        _box is { } box ? new ValueTask(box, box.Version)
-        : _exception is not null ? ValueTask.FromException(_exception)
+        _inner.Box is { } box ? new ValueTask(box, box.Version)
+        : _inner.Exception is { } exception ? ValueTask.FromException(exception)
         : default;
 
 #pragma warning disable CA1822 // instance methods because the compiler calls them so
@@ -97,29 +102,19 @@ internal struct PooledValueTaskMethodBuilder
     }
 #pragma warning restore CA1822
 
-    public readonly void SetResult() => _box?.SetResult(default);
+    public void SetResult() => _inner.SetResult(default);
 
-    public void SetException(Exception exception)
-    {
-        if (_box is null)
-        {
-            _exception = exception;
-        }
-        else
-        {
-            _box.SetException(exception);
-        }
-    }
+    public void SetException(Exception exception) => _inner.SetException(exception);
 
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion
         where TStateMachine : IAsyncStateMachine =>
-        awaiter.OnCompleted(PooledStateMachineBox<VoidResult>.For(ref _box, ref stateMachine).MoveNextAction);
+        _inner.AwaitOnCompleted(ref awaiter, ref stateMachine);
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine =>
-        awaiter.UnsafeOnCompleted(PooledStateMachineBox<VoidResult>.For(ref _box, ref stateMachine).MoveNextAction);
+        _inner.AwaitUnsafeOnCompleted(ref awaiter, ref stateMachine);
 }
 
 /// <summary>The result of a <see cref="ValueTask"/>, for the boxes it shares with <see cref="ValueTask{TResult}"/>.</summary>
