@@ -114,11 +114,12 @@ public sealed class PooledValueTaskMethodBuilderTests
     }
 
     [Fact]
-    public void A_box_given_back_on_another_thread_is_rented_again()
+    public async Task A_box_given_back_on_another_thread_is_rented_again()
     {
         // The renting thread starts each call (its first suspension takes a box); the other
         // thread completes it and reads the result (which gives the box back). With per-thread
-        // caches every call allocated a box on the renting thread.
+        // caches every call allocated a box on the renting thread. Both are threads of their
+        // own: blocking waits on the test's pool thread would starve the other tests' routers.
         const int calls = 2_000;
         var gates = new TaskCompletionSource[calls];
         for (var i = 0; i < calls; i++)
@@ -139,16 +140,23 @@ public sealed class PooledValueTaskMethodBuilderTests
                 finished.Release();
             }
         });
-        completer.Start();
-
-        for (var i = 0; i < calls; i++)
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var renter = new Thread(() =>
         {
-            handedOver = HandedOverAsync(gates[i].Task);
-            started.Release();
-            finished.Wait(TestContext.Current.CancellationToken);
-        }
+            for (var i = 0; i < calls; i++)
+            {
+                handedOver = HandedOverAsync(gates[i].Task);
+                started.Release();
+                finished.Wait();
+            }
 
+            done.SetResult();
+        });
+        completer.Start();
+        renter.Start();
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
         completer.Join();
+
         // Each call's box was back in the pool before the next call: one box for all of them.
         // Only this method's boxes are counted (other tests run the forwarder meanwhile).
         var stateMachine = typeof(PooledValueTaskMethodBuilderTests).GetMethod(nameof(HandedOverAsync), BindingFlags.NonPublic | BindingFlags.Static)!

@@ -87,6 +87,21 @@ internal sealed class RunningRouter : IAsyncDisposable
             await Task.Delay(20);
         }
 
+        // And the first read of the routing table done once (JIT of the read path in a Debug
+        // build, the connection's first commands): under CI load a test's first request could
+        // otherwise outlast RouteStore:OperationTimeout and get a 503 it did not ask for.
+        if (connections.IsConnected)
+        {
+            var cache = app.Services.GetRequiredService<Hipache.Aspire.Router.Routing.RouteCache>();
+            for (var attempt = 0; attempt < 3; attempt++)
+            {
+                if ((await cache.LookupAsync("warm-up.invalid", CancellationToken.None)).Status != Hipache.Aspire.Router.Routing.LookupStatus.StoreUnavailable)
+                {
+                    break;
+                }
+            }
+        }
+
         var listeners = app.Services.GetRequiredService<RouterListeners>();
         return new RunningRouter(app, prefix, listeners.RoutedPorts[0], listeners.ManagementPort);
     }
