@@ -209,7 +209,9 @@ public sealed class HealthCheckerTests
         // One prober: a probe per interval (~15 in 3 s); two would make ~30.
         Assert.InRange(seen.Length, 5, 20);
         var gaps = seen.Zip(seen.Skip(1), (a, b) => b - a).ToArray();
-        Assert.True(gaps.Count(g => g < Interval.TotalMilliseconds / 2) <= 1, $"probes closer than half an interval: {string.Join(",", gaps)}");
+        // Two probers would put about every other gap under half an interval. One prober's probe
+        // delayed on a loaded machine makes one short gap after a long one (seen in CI: ...352,28,352...).
+        Assert.True(gaps.Count(g => g < Interval.TotalMilliseconds / 2) <= 4, $"probes closer than half an interval: {string.Join(",", gaps)}");
         Assert.NotNull((string?)await db.StringGetAsync(prefix + "hipache-aspire:check:" + counted.Url));
     }
 
