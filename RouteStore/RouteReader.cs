@@ -168,17 +168,7 @@ public sealed class RouteReader(RedisConnections connections)
         var replies = backendUrls.Select(url => batch.HashGetAllAsync(connections.Keys.BackendHealth(url))).ToArray();
         batch.Execute();
         await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return [.. replies.Select(reply => ParseProbe(reply.Result))];
-    }
-
-    private static ProbeResult? ParseProbe(HashEntry[] entries)
-    {
-        var fields = entries.ToDictionary(e => e.Name.ToString(), e => e.Value.ToString(), StringComparer.Ordinal);
-        return fields.TryGetValue("healthy", out var healthy)
-            && fields.TryGetValue("latency-ms", out var latency) && double.TryParse(latency, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms)
-            && fields.TryGetValue("checked-at", out var at) && long.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var unixMs)
-            ? new ProbeResult(healthy == "1", ms, DateTimeOffset.FromUnixTimeMilliseconds(unixMs))
-            : null;
+        return [.. replies.Select(reply => ProbeResult.FromHash(reply.Result))];
     }
 
     /// <summary>The settings of many frontends in one pipelined round trip (<see cref="Balancing.Default"/> where none).</summary>

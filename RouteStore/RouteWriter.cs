@@ -411,12 +411,7 @@ public sealed class RouteWriter(RedisConnections connections)
         ArgumentNullException.ThrowIfNull(result);
         var key = connections.Keys.BackendHealth(backendUrl);
         var batch = connections.Write.CreateBatch();
-        var set = batch.HashSetAsync(key,
-        [
-            new HashEntry("healthy", result.Healthy ? 1 : 0),
-            new HashEntry("latency-ms", Math.Round(result.LatencyMs, 3)),
-            new HashEntry("checked-at", result.CheckedAt.ToUnixTimeMilliseconds()),
-        ]);
+        var set = batch.HashSetAsync(key, result.ToHash());
         var expire = batch.KeyExpireAsync(key, ttl);
         batch.Execute();
         return Task.WhenAll(set, expire);

@@ -45,7 +45,7 @@ internal static class BackendChooser
         {
             return ramped.Policy == BalancingPolicy.LeastRequests
                 ? LeastRequests(route, candidates, ignoreDead, tried, triedMany, ramped.SlowStartMs)
-                : RampedDraw(route, ramped, ignoreDead, tried, triedMany);
+                : WeightedDraw(route, ramped, ignoreDead, tried, triedMany);
         }
 
         return route.Balancing switch
@@ -53,7 +53,7 @@ internal static class BackendChooser
             null => Nth(route, Random.Shared.Next(candidates), ignoreDead, tried, triedMany),
             { Policy: BalancingPolicy.RoundRobin } balancing => Nth(route, (int)(balancing.NextTurn() % (uint)candidates), ignoreDead, tried, triedMany),
             { Policy: BalancingPolicy.LeastRequests } => LeastRequests(route, candidates, ignoreDead, tried, triedMany),
-            { Policy: BalancingPolicy.Weighted } balancing => Weighted(route, balancing, ignoreDead, tried, triedMany),
+            { Policy: BalancingPolicy.Weighted } balancing => WeightedDraw(route, balancing, ignoreDead, tried, triedMany),
             { Policy: BalancingPolicy.Hash } balancing => Hashed(route, balancing, context, candidates, ignoreDead, tried, triedMany),
             _ => Nth(route, Random.Shared.Next(candidates), ignoreDead, tried, triedMany),
         };
@@ -112,8 +112,12 @@ internal static class BackendChooser
         return false;
     }
 
-    /// <summary>While some backend ramps up: a draw weighted by its ramp (and its weight, weighted policy); round-robin's turns resume after.</summary>
-    private static int RampedDraw(RouteEntry route, RouteBalancing balancing, bool ignoreDead, ulong tried, bool[]? triedMany)
+    /// <summary>
+    /// A draw in proportion to each candidate's weight (weighted policy; 1 otherwise) times its
+    /// slow-start ramp (1 when none runs): the weighted policy, and every draw-based policy while
+    /// a backend ramps up (round-robin's turns resume after).
+    /// </summary>
+    private static int WeightedDraw(RouteEntry route, RouteBalancing balancing, bool ignoreDead, ulong tried, bool[]? triedMany)
     {
         var now = Environment.TickCount64;
         var weighted = balancing.Policy == BalancingPolicy.Weighted;
@@ -183,29 +187,6 @@ internal static class BackendChooser
         }
 
         return rank;
-    }
-
-    private static int Weighted(RouteEntry route, RouteBalancing balancing, bool ignoreDead, ulong tried, bool[]? triedMany)
-    {
-        var total = 0;
-        for (var i = 0; i < route.Backends.Length; i++)
-        {
-            if (IsCandidate(route, i, ignoreDead, tried, triedMany))
-            {
-                total += balancing.Weights[i];
-            }
-        }
-
-        var point = Random.Shared.Next(total);
-        for (var i = 0; i < route.Backends.Length; i++)
-        {
-            if (IsCandidate(route, i, ignoreDead, tried, triedMany) && (point -= balancing.Weights[i]) < 0)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     private static int Hashed(RouteEntry route, RouteBalancing balancing, HttpContext context, int candidates, bool ignoreDead, ulong tried, bool[]? triedMany)

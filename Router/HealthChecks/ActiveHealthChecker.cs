@@ -57,9 +57,6 @@ internal sealed partial class ActiveHealthChecker(
 
     private TimeSpan DeadTtl => TimeSpan.FromTicks(Math.Max(_options.Interval.Ticks * 3, TimeSpan.FromSeconds(10).Ticks));
 
-    /// <summary>What this router last saw of a backend it probes (for tests, metrics and logs).</summary>
-    public bool TryGetState(string backendUrl, out ProbeState state) => _states.TryGetValue(backendUrl, out state!);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!_options.Enabled)
@@ -103,7 +100,7 @@ internal sealed partial class ActiveHealthChecker(
         {
             _backends = await ReadBackendsAsync(cancellationToken).ConfigureAwait(false);
             _tableReadAt = time.GetTimestamp();
-            foreach (var gone in _states.Keys.Where(url => !_backends.ContainsKey(url)).ToArray())
+            foreach (var gone in _states.Keys.Where(target => !_backends.ContainsKey(target)).ToArray())
             {
                 _states.TryRemove(gone, out _);
             }
@@ -181,7 +178,7 @@ internal sealed partial class ActiveHealthChecker(
         }
     }
 
-    private async Task ProbeAndRecordAsync(string url, Backend backend, SemaphoreSlim slots, CancellationToken cancellationToken)
+    private async Task ProbeAndRecordAsync(string target, Backend backend, SemaphoreSlim slots, CancellationToken cancellationToken)
     {
         try
         {
@@ -189,9 +186,9 @@ internal sealed partial class ActiveHealthChecker(
             var healthy = await ProbeAsync(backend, cancellationToken).ConfigureAwait(false);
             var latency = Stopwatch.GetElapsedTime(started);
             metrics.Probe(healthy, latency.TotalSeconds);
-            var state = _states.GetOrAdd(url, static _ => new ProbeState());
-            var transition = state.Record(healthy, latency, _options.Fall, _options.Rise);
-            await writer.RecordProbeAsync(url, new ProbeResult(healthy, latency.TotalMilliseconds, time.GetUtcNow()), DeadTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var state = _states.GetOrAdd(target, static _ => new ProbeState());
+            var transition = state.Record(healthy, _options.Fall, _options.Rise);
+            await writer.RecordProbeAsync(target, new ProbeResult(healthy, latency.TotalMilliseconds, time.GetUtcNow()), DeadTtl).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (transition == ProbeTransition.Down)
             {
                 LogDown(logger, backend.Address.HostAndPort, state.ConsecutiveFailures);

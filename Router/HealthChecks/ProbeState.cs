@@ -19,13 +19,10 @@ internal sealed class ProbeState
     /// <summary>Healthy until <c>fall</c> failures in a row: a backend is innocent until probed otherwise.</summary>
     public bool IsDown { get; private set; }
 
-    public TimeSpan LastLatency { get; private set; }
-
-    public ProbeTransition Record(bool healthy, TimeSpan latency, int fall, int rise)
+    public ProbeTransition Record(bool healthy, int fall, int rise)
     {
         lock (_lock)
         {
-            LastLatency = latency;
             if (healthy)
             {
                 ConsecutiveFailures = 0;
