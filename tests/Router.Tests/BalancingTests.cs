@@ -219,7 +219,7 @@ public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixtur
         // Backends this router has just met ramp up too (a new one among old ones should): let
         // both finish that first, so that only B's return is measured.
         Assert.Equal(200, (await Router.GetTextAsync("slow.lb.test")).Status);
-        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+        await RampsOverAsync("slow.lb.test", TimeSpan.FromSeconds(3));
 
         // B is marked dead, then comes back.
         var dead = Router.Prefix + "dead:slow.lb.test";
@@ -235,9 +235,21 @@ public sealed class BalancingTests(RedisFixture fixture) : RouterTestBase(fixtur
         Assert.True(Share(early, "B") < 0.35, $"B got {Share(early, "B"):P0} right after coming back");
 
         // After the ramp, its full share.
-        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+        await RampsOverAsync("slow.lb.test", TimeSpan.FromSeconds(3));
         var late = await CountAsync("slow.lb.test", 2_000);
         Assert.InRange(Share(late, "B"), 0.5 - 0.05, 0.5 + 0.05);
+    }
+
+    /// <summary>Until every backend of the host's cached route has been back (or known) for <paramref name="slowStart"/>.</summary>
+    private Task<bool> RampsOverAsync(string host, TimeSpan slowStart)
+    {
+        var cache = Router.Services.GetRequiredService<Hipache.Aspire.Router.Routing.RouteCache>();
+        return Poll.UntilAsync(
+            () => Task.FromResult(cache.TryGetFresh(host, out var hit) && hit.Route is { } route
+                && route.Backends.All(b => Environment.TickCount64 - b.LiveSince >= slowStart.TotalMilliseconds)),
+            over => over,
+            slowStart * 3,
+            "every backend's slow start to end");
     }
 
     private static async Task<(string Backend, string? SetCookie)> StickyGetAsync(HttpClient client, string host, string? cookie)

@@ -163,13 +163,16 @@ public sealed class HealthCheckerTests
         var dead = router.Prefix + "dead:tcp.test";
 
         await Poll.UntilAsync(() => db.SetContainsAsync(dead, 1), marked => marked, TimeSpan.FromSeconds(10), "the refusing port to be marked dead");
-        // Many cycles later the silent backend, which accepts connections, is still alive.
-        var deadline = Environment.TickCount64 + (long)(Interval.TotalMilliseconds * 8);
-        while (Environment.TickCount64 < deadline)
-        {
-            Assert.False(await db.SetContainsAsync(dead, 0), "a backend that accepts connections passes a TCP probe");
-            await Task.Delay(Interval, Ct);
-        }
+        // The silent backend, which accepts connections, passes probe after probe: wait for a
+        // good probe more than Fall + 1 intervals later (a mark, had any run of Fall failed,
+        // would still be there: its TTL is at least 10 s).
+        var after = DateTimeOffset.UtcNow + Interval * (Fall + 1);
+        await Poll.UntilAsync(
+            async () => ProbeResult.FromHash(await db.HashGetAllAsync(router.Prefix + "hipache-aspire:health:" + silent.Url)),
+            probe => probe is { Healthy: true } && probe.CheckedAt > after,
+            TimeSpan.FromSeconds(10),
+            "good TCP probes of the silent backend");
+        Assert.False(await db.SetContainsAsync(dead, 0), "a backend that accepts connections passes a TCP probe");
 
         hung.SetResult();
     }
