@@ -3,6 +3,7 @@ using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
 using Hipache.Aspire.Admin.Http;
+using Hipache.Aspire.Admin.Routers;
 using Hipache.Aspire.Admin.OpenApi;
 using Hipache.Aspire.Admin.Security;
 using Hipache.Aspire.Admin.Validation;
@@ -36,6 +37,10 @@ builder.Services.AddOpenApi(options =>
 builder.Services.AddSingleton<AdminAudit>();
 builder.Services.AddSingleton<AppIndex>();
 builder.Services.AddSingleton<AppRegistry>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<RouterFence>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<RouterFence>());
+builder.Services.AddSingleton<WriteWaitFilter>();
 
 var app = builder.Build();
 // First, so that its headers are on every response, the exception handler's and CORS's included.
@@ -53,8 +58,9 @@ app.MapOpenApi();
 // the default fonts and telemetry would reach Scalar's servers, which that policy refuses anyway.
 app.MapScalarApiReference(scalar => scalar.WithNonce().DisableDefaultFonts().DisableTelemetry());
 app.MapDefaultEndpoints();
-app.MapFrontendsApi();
-app.MapAppsApi();
+app.MapFrontendsApi().AddEndpointFilter<WriteWaitFilter>();
+app.MapAppsApi().AddEndpointFilter<WriteWaitFilter>();
+app.MapRoutersApi();
 app.Run();
 
 /// <summary>Entry point, visible to WebApplicationFactory in the tests.</summary>

@@ -35,6 +35,9 @@ public sealed class RouteKeys
         StickySecretKey = prefix + ExtensionPrefix + "sticky-secret";
         CheckLeasePrefix = prefix + ExtensionPrefix + "check:";
         BackendHealthPrefix = prefix + ExtensionPrefix + "health:";
+        RouterIndexKey = prefix + ExtensionPrefix + "routers";
+        RouterKeyPrefix = prefix + ExtensionPrefix + "router:";
+        AckChannel = prefix + ExtensionPrefix + "acks";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -84,6 +87,20 @@ public sealed class RouteKeys
     /// backend URL) holds the id of the router probing that backend, with a TTL of two intervals.
     /// </summary>
     public string CheckLeasePrefix { get; }
+
+    /// <summary>Set of the ids of every router that announced itself (<see cref="RouterRegistry"/>); a member whose hash expired is gone.</summary>
+    public string RouterIndexKey { get; }
+
+    /// <summary>Prefix of each router's announcement: a hash with a TTL of a few heartbeats (<see cref="RouterRegistry"/>).</summary>
+    public string RouterKeyPrefix { get; }
+
+    /// <summary>
+    /// Channel on which routers answer a fence (<see cref="ChangeFence"/>) seen on <see cref="ChangeChannel"/>:
+    /// <c>&lt;token&gt; &lt;router id&gt;</c>, published once every change before the fence is applied.
+    /// </summary>
+    public string AckChannel { get; }
+
+    public string RouterAnnouncement(string routerId) => RouterKeyPrefix + routerId;
 
     public string Frontend(string frontendKey) => FrontendKeyPrefix + frontendKey;
 

@@ -9,7 +9,7 @@ namespace Hipache.Aspire.RouteStore;
 public static class RouteStoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the Redis connections, <see cref="RouteReader"/>, <see cref="RouteWriter"/> and a
+    /// Registers the Redis connections, <see cref="RouteReader"/>, <see cref="RouteWriter"/>, <see cref="RouterRegistry"/> and a
     /// <c>redis</c> readiness health check. The connection comes from <c>RouteStore:*</c> or, as
     /// Aspire provides it, <c>ConnectionStrings:{connectionName}</c>.
     /// </summary>
@@ -31,6 +31,7 @@ public static class RouteStoreServiceCollectionExtensions
         builder.Services.AddSingleton(sp => RedisConnections.Connect(sp.GetRequiredService<IOptions<RouteStoreOptions>>().Value));
         builder.Services.AddSingleton<RouteReader>();
         builder.Services.AddSingleton<RouteWriter>();
+        builder.Services.AddSingleton<RouterRegistry>();
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", unreachableStatus, ["ready"]);
         return builder;
     }

@@ -63,6 +63,8 @@ public static class RouterApplication
         builder.Services.AddHostedService<ChangeFeedProbe>();
         builder.Services.AddHealthChecks().AddCheck<RouteCacheHealthCheck>("route-cache", tags: ["ready"]);
         builder.Services.AddHostedService<StoreIdentityWatcher>();
+        builder.Services.AddSingleton<RouterInstance>();
+        builder.Services.AddHostedService<RouterAnnouncer>();
         builder.Services.AddSingleton<DeadBackendReporter>();
         builder.Services.AddSingleton<ForwarderClient>();
         builder.Services.AddSingleton<ForwardedHeaders>();

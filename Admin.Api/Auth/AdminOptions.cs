@@ -18,6 +18,12 @@ public sealed class AdminOptions
     /// each: a key-guessing run cannot flood the log, and still shows up within the interval.
     /// </summary>
     public TimeSpan FailedAuthLogInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longest <c>?wait=</c> a write may ask for (the request holds a connection that long).</summary>
+    public TimeSpan MaxWriteWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long <c>GET /v1/routers</c> waits for each router's answer to its fence (the change lag it shows).</summary>
+    public TimeSpan RouterProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
@@ -42,6 +48,16 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         if (options.FailedAuthLogInterval < TimeSpan.FromSeconds(1) || options.FailedAuthLogInterval > TimeSpan.FromHours(1))
         {
             errors.Add($"Admin:FailedAuthLogInterval is {options.FailedAuthLogInterval}: use 00:00:01 to 01:00:00.");
+        }
+
+        if (options.MaxWriteWait < TimeSpan.FromMilliseconds(1) || options.MaxWriteWait > TimeSpan.FromMinutes(5))
+        {
+            errors.Add($"Admin:MaxWriteWait is {options.MaxWriteWait}: use 00:00:00.001 to 00:05:00.");
+        }
+
+        if (options.RouterProbeTimeout < TimeSpan.FromMilliseconds(10) || options.RouterProbeTimeout > TimeSpan.FromSeconds(30))
+        {
+            errors.Add($"Admin:RouterProbeTimeout is {options.RouterProbeTimeout}: use 00:00:00.010 to 00:00:30.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

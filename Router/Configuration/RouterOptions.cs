@@ -206,6 +206,19 @@ public sealed class RouterOptions
     public TimeSpan StoreCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How often the router rewrites its announcement in the router registry (GET /v1/routers of
+    /// the admin API: id, addresses, version, cache size, store mode, last change applied).
+    /// </summary>
+    public TimeSpan RegistryHeartbeat { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long an announcement outlives its last heartbeat: a router killed, paused or cut off
+    /// from Redis leaves the registry (and stops being waited for by ?wait= writes) this much later.
+    /// At least two heartbeats.
+    /// </summary>
+    public TimeSpan RegistryTtl { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Which upstream path forwards plain HTTP/1.x requests: the router's own HTTP/1.1 client
     /// (<see cref="ForwarderKind.Native"/>, pooled keep-alive connections, no per-request
     /// HttpRequestMessage) or YARP's <c>IHttpForwarder</c>. Upgrades (WebSockets, h2c) and HTTP/2

@@ -99,6 +99,16 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add("Router:StoreCheckInterval must be at least 100 ms.");
         }
 
+        if (options.RegistryHeartbeat < TimeSpan.FromMilliseconds(100))
+        {
+            errors.Add("Router:RegistryHeartbeat must be at least 100 ms.");
+        }
+
+        if (options.RegistryTtl < 2 * options.RegistryHeartbeat)
+        {
+            errors.Add("Router:RegistryTtl must be at least two Router:RegistryHeartbeat intervals, or one late heartbeat drops a live router from the registry.");
+        }
+
         foreach (var proxy in options.TrustedProxies)
         {
             if (!System.Net.IPNetwork.TryParse(proxy, out _) && !System.Net.IPAddress.TryParse(proxy, out _))

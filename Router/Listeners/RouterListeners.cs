@@ -16,9 +16,17 @@ public sealed class RouterListeners
 {
     private readonly List<ListenOptions> _routed = [];
     private readonly List<ListenOptions> _management = [];
+    private readonly HashSet<ListenOptions> _tls = [];
 
     /// <summary>The management port actually bound (known after start).</summary>
     public int ManagementPort => _management.Count == 0 ? -1 : _management[0].IPEndPoint?.Port ?? -1;
+
+    /// <summary>The management listener's address as bound (an any-address stays as such).</summary>
+    public string ManagementHost => _management.Count == 0 || _management[0].IPEndPoint is not { } endpoint ? "?" : Host(endpoint);
+
+    /// <summary>The routed listeners as bound, <c>http://127.0.0.1:8080</c> (known after start).</summary>
+    public IReadOnlyList<string> RoutedAddresses =>
+        [.. _routed.Where(l => l.IPEndPoint is not null).Select(l => $"{(_tls.Contains(l) ? "https" : "http")}://{Host(l.IPEndPoint!)}:{l.IPEndPoint!.Port}")];
 
     /// <summary>The routed ports actually bound (known after start).</summary>
     public IReadOnlyList<int> RoutedPorts => [.. _routed.Select(l => l.IPEndPoint?.Port ?? -1)];
@@ -45,18 +53,21 @@ public sealed class RouterListeners
                 chain.ImportFromPemFile(ca);
             }
 
-            Listen(kestrel, tls.Address, tls.Port, _routed, listen => listen.UseHttps(https =>
+            Listen(kestrel, tls.Address, tls.Port, _routed, listen => _tls.Add(listen.UseHttps(https =>
             {
                 https.ServerCertificate = certificate;
                 if (chain.Count > 0)
                 {
                     https.ServerCertificateChain = chain;
                 }
-            }));
+            })));
         }
 
         Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
     }
+
+    private static string Host(IPEndPoint endpoint) =>
+        endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]" : endpoint.Address.ToString();
 
     private static X509Certificate2 LoadCertificate(TlsListenerOptions tls)
     {

@@ -14,6 +14,7 @@ internal sealed partial class RouteChangeListener(
     RedisConnections connections,
     RouteCache cache,
     DeadMarkBook marks,
+    RouterInstance instance,
     ILogger<RouteChangeListener> logger) : BackgroundService
 {
     // How long start-up waits for the subscriptions: a router that serves before it listens could
@@ -80,7 +81,10 @@ internal sealed partial class RouteChangeListener(
         var subscriber = connections.ReadMultiplexer.GetSubscriber();
         var keys = connections.Keys;
 
-        await subscriber.SubscribeAsync(RedisChannel.Literal(keys.ChangeChannel), (_, message) => OnChanged(message.ToString())).ConfigureAwait(false);
+        // A queue, not a handler: handlers run concurrently, and a fence must be answered only after
+        // every change published before it has been applied (ChangeFence).
+        var changes = await subscriber.SubscribeAsync(RedisChannel.Literal(keys.ChangeChannel)).ConfigureAwait(false);
+        changes.OnMessage(message => OnChanged(message.Message.ToString()));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RouteKeys.DeadChannel), (_, message) => OnDeadMessage(message.ToString())).ConfigureAwait(false);
 
         var keyspacePrefix = $"__keyspace@{connections.ReadDatabaseNumber}__:";
@@ -92,11 +96,20 @@ internal sealed partial class RouteChangeListener(
         await subscriber.SubscribeAsync(balancingPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
     }
 
-    private void OnChanged(string frontendKey)
+    private void OnChanged(string message)
     {
-        if (frontendKey.Length > 0)
+        if (ChangeFence.TryReadMessage(message, out var token))
         {
-            cache.Invalidate(frontendKey);
+            // Fire and forget: a lost answer shows this router as pending, which is the truth the
+            // writer needs when Redis cannot even take the answer.
+            connections.Write.Publish(RedisChannel.Literal(connections.Keys.AckChannel), ChangeFence.Ack(token, instance.Id), CommandFlags.FireAndForget);
+            return;
+        }
+
+        if (message.Length > 0)
+        {
+            cache.Invalidate(message);
+            instance.ChangeApplied(message);
         }
     }
 

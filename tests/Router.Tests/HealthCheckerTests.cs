@@ -98,7 +98,7 @@ public sealed class HealthCheckerTests
         await using var redis = await TestRedis.StartAsync();
         await using var live = await TestBackend.StartAsync("live");
         // A real process to pause: a router process, whose management listener answers /alive.
-        await using var paused = await RouterProcess.StartAsync(redis, $"p{Guid.NewGuid():N}:");
+        await using var paused = await RouterProcesses.StartAsync(redis, $"p{Guid.NewGuid():N}:");
         await using var connection = await redis.ConnectAsync();
         var db = connection.GetDatabase();
         await using var router = await RunningRouter.StartAsync(redis, Checker());
@@ -109,7 +109,7 @@ public sealed class HealthCheckerTests
         await Poll.UntilAsync(async () => (string?)await db.HashGetAsync(health, "healthy"), healthy => healthy == "1", TimeSpan.FromSeconds(10), "a good probe of the running process");
 
         var dead = router.Prefix + "dead:sigstop.test";
-        await paused.SignalAsync("STOP");
+        await paused.SignalAsync("STOP", TestContext.Current.CancellationToken);
         try
         {
             var clock = Stopwatch.StartNew();
@@ -119,7 +119,7 @@ public sealed class HealthCheckerTests
         }
         finally
         {
-            await paused.SignalAsync("CONT");
+            await paused.SignalAsync("CONT", TestContext.Current.CancellationToken);
         }
 
         await Poll.UntilAsync(() => db.SetContainsAsync(dead, 1), marked => !marked, TimeSpan.FromSeconds(10), "the mark to be cleared once the process runs again");

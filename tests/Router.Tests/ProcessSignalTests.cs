@@ -36,7 +36,7 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
             await context.Response.WriteAsync("finished");
         });
         var prefix = $"p{Guid.NewGuid():N}:";
-        await using var router = await RouterProcess.StartAsync(fixture.Redis, prefix, new Dictionary<string, string> { ["Router__DrainTimeout"] = drainTimeout.ToString("c", CultureInfo.InvariantCulture) });
+        await using var router = await RouterProcesses.StartAsync(fixture.Redis, prefix, new Dictionary<string, string> { ["Router__DrainTimeout"] = drainTimeout.ToString("c", CultureInfo.InvariantCulture) });
         await RouteAsync(prefix, "drain.test", slow.Url);
 
         using var client = NewClient(router.Port);
@@ -44,7 +44,7 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
         await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref arrived)), n => n == InFlight, TimeSpan.FromSeconds(20), "every request to reach the backend");
 
         var signalled = Stopwatch.StartNew();
-        await router.SignalTermAsync();
+        await router.SignalTermAsync(TestContext.Current.CancellationToken);
 
         // Kestrel closes its listening socket as soon as the host begins to stop: a connect is
         // refused (RST), not accepted and left waiting.
@@ -56,7 +56,7 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
         var results = await Task.WhenAll(requests).WaitAsync(drainTimeout, Ct);
         Assert.All(results, r => Assert.Equal((200, "finished", true), r));
 
-        Assert.True(await router.WaitForExitAsync(drainTimeout + ExitMargin - signalled.Elapsed), $"still running {signalled.Elapsed} after SIGTERM:\n{router.Output}");
+        Assert.True(await router.WaitForExitAsync(drainTimeout + ExitMargin - signalled.Elapsed, TestContext.Current.CancellationToken), $"still running {signalled.Elapsed} after SIGTERM:\n{router.Output}");
         Assert.True(router.ExitCode == 0, $"exit code {router.ExitCode}:\n{router.Output}");
     }
 
@@ -76,7 +76,7 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
         try
         {
             var prefix = $"p{Guid.NewGuid():N}:";
-            await using var router = await RouterProcess.StartAsync(fixture.Redis, prefix, new Dictionary<string, string>
+            await using var router = await RouterProcesses.StartAsync(fixture.Redis, prefix, new Dictionary<string, string>
             {
                 ["Router__DrainTimeout"] = drainTimeout.ToString("c", CultureInfo.InvariantCulture),
                 ["Router__TcpTimeout"] = "00:01:00",
@@ -88,8 +88,8 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
             await arrived.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
 
             var signalled = Stopwatch.StartNew();
-            await router.SignalTermAsync();
-            Assert.True(await router.WaitForExitAsync(drainTimeout + ExitMargin), $"still running {signalled.Elapsed} after SIGTERM with DrainTimeout {drainTimeout}:\n{router.Output}");
+            await router.SignalTermAsync(TestContext.Current.CancellationToken);
+            Assert.True(await router.WaitForExitAsync(drainTimeout + ExitMargin, TestContext.Current.CancellationToken), $"still running {signalled.Elapsed} after SIGTERM with DrainTimeout {drainTimeout}:\n{router.Output}");
             // The drain is a grace period, not an immediate cut.
             Assert.True(signalled.Elapsed >= drainTimeout - TimeSpan.FromMilliseconds(500), $"exited after {signalled.Elapsed}, before DrainTimeout {drainTimeout}");
             Assert.True(router.ExitCode == 0, $"exit code {router.ExitCode}:\n{router.Output}");

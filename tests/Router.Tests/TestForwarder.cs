@@ -1,3 +1,5 @@
+using Hipache.Aspire.TestSupport;
+
 namespace Hipache.Aspire.Router.Tests;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace Hipache.Aspire.Router.Tests;
 /// </summary>
 internal static class TestForwarder
 {
-    public const string Variable = "HIPACHE_TEST_FORWARDER";
+    public const string Variable = RouterProcess.ForwarderVariable;
 
     public static string? Configured { get; } = Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
 }

@@ -3,17 +3,21 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
-using Hipache.Aspire.TestSupport;
-
-namespace Hipache.Aspire.Router.Tests;
+namespace Hipache.Aspire.TestSupport;
 
 /// <summary>
 /// The router as its own OS process (<c>dotnet Router.dll</c>), configured through environment
 /// variables as an operator would, on ephemeral loopback ports. For what only a real process
-/// shows: signal handling and the exit code.
+/// shows: signal handling, the exit code, a process paused with SIGSTOP.
 /// </summary>
-internal sealed partial class RouterProcess : IAsyncDisposable
+public sealed partial class RouterProcess : IAsyncDisposable
 {
+    /// <summary>
+    /// The forwarding path of every router in a test run (<c>Native</c> or <c>Yarp</c>); <c>.ci/run</c>
+    /// runs Router.Tests once more with the other. A test's own <c>Router__Forwarder</c> setting wins.
+    /// </summary>
+    public const string ForwarderVariable = "HIPACHE_TEST_FORWARDER";
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly List<int> _listening = [];
@@ -42,9 +46,15 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<RouterProcess> StartAsync(TestRedis redis, string prefix, IDictionary<string, string>? settings = null)
+    /// <param name="routerDll">Router.dll of a build, with its runtimeconfig.json and deps beside it.</param>
+    public static async Task<RouterProcess> StartAsync(string routerDll, TestRedis redis, string prefix, IDictionary<string, string>? settings = null, CancellationToken ct = default)
     {
-        var ct = TestContext.Current.CancellationToken;
+        ArgumentNullException.ThrowIfNull(redis);
+        if (!File.Exists(Path.ChangeExtension(routerDll, ".runtimeconfig.json")))
+        {
+            throw new InvalidOperationException($"{routerDll} has no runtimeconfig.json beside it; it cannot be started with dotnet.");
+        }
+
         var info = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardOutput = true,
@@ -52,7 +62,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetTempPath(),
         };
-        info.ArgumentList.Add(RouterDll());
+        info.ArgumentList.Add(routerDll);
 
         // Settings an outer Aspire or ASP.NET run may have exported must not reach the child.
         foreach (var inherited in new[] { "ASPNETCORE_URLS", "ASPNETCORE_HTTP_PORTS", "HTTP_PORTS", "urls", "OTEL_EXPORTER_OTLP_ENDPOINT" })
@@ -65,7 +75,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         info.Environment["Router__Urls__0"] = "http://127.0.0.1:0";
         info.Environment["Router__ManagementAddress"] = "127.0.0.1";
         info.Environment["Router__ManagementPort"] = "0";
-        if (TestForwarder.Configured is { } forwarder)
+        if (Environment.GetEnvironmentVariable(ForwarderVariable) is { Length: > 0 } forwarder)
         {
             info.Environment["Router__Forwarder"] = forwarder;
         }
@@ -121,7 +131,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
                 throw new InvalidOperationException($"The router exited with {process.ExitCode} at start:\n{router.Output}");
             }
 
-            await router.LearnPortsAsync();
+            await router.LearnPortsAsync(ct);
             return router;
         }
         catch
@@ -132,23 +142,26 @@ internal sealed partial class RouterProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM, as an orchestrator stopping the container does (Process.Kill sends SIGKILL).</summary>
-    public Task SignalTermAsync() => SignalAsync("TERM");
+    public Task SignalTermAsync(CancellationToken ct = default) => SignalAsync("TERM", ct);
 
     /// <summary>Sends a signal by name (TERM, STOP, CONT) with kill(1).</summary>
-    public async Task SignalAsync(string signal)
+    public async Task SignalAsync(string signal, CancellationToken ct = default)
     {
         using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, Id.ToString(CultureInfo.InvariantCulture) }, UseShellExecute = false })
             ?? throw new InvalidOperationException("kill did not start.");
-        await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(0, kill.ExitCode);
+        await kill.WaitForExitAsync(ct);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {Id} exited with {kill.ExitCode}.");
+        }
     }
 
     /// <summary>Waits for the process to end; false if it is still running after <paramref name="timeout"/>.</summary>
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken ct = default)
     {
         try
         {
-            await _process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(timeout);
+            await _process.WaitForExitAsync(ct).WaitAsync(timeout, ct);
             return true;
         }
         catch (TimeoutException)
@@ -168,7 +181,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private async Task LearnPortsAsync()
+    private async Task LearnPortsAsync(CancellationToken ct)
     {
         int[] ports;
         lock (_output)
@@ -185,7 +198,7 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var port in ports)
         {
-            using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/alive"), TestContext.Current.CancellationToken);
+            using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/alive"), ct);
             if (response.IsSuccessStatusCode)
             {
                 ManagementPort = port;
@@ -200,18 +213,6 @@ internal sealed partial class RouterProcess : IAsyncDisposable
         {
             throw new InvalidOperationException($"Could not tell the routed port from the management port among {string.Join(", ", ports)}.");
         }
-    }
-
-    /// <summary>Router.dll sits in this test's output (project reference), with its runtimeconfig and deps.</summary>
-    private static string RouterDll()
-    {
-        var dll = typeof(RouterApplication).Assembly.Location;
-        if (!File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")))
-        {
-            throw new InvalidOperationException($"{dll} has no runtimeconfig.json beside it; it cannot be started with dotnet.");
-        }
-
-        return dll;
     }
 
     /// <summary>The dotnet host that runs this test: DOTNET_HOST_PATH, else the root above the running shared framework.</summary>

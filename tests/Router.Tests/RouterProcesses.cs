@@ -1,0 +1,10 @@
+using Hipache.Aspire.TestSupport;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>Starts this build's Router.dll (a project reference: it sits in the test's output) as its own process.</summary>
+internal static class RouterProcesses
+{
+    public static Task<RouterProcess> StartAsync(TestRedis redis, string prefix, IDictionary<string, string>? settings = null) =>
+        RouterProcess.StartAsync(typeof(RouterApplication).Assembly.Location, redis, prefix, settings, TestContext.Current.CancellationToken);
+}
