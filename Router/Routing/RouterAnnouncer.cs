@@ -19,6 +19,7 @@ internal sealed partial class RouterAnnouncer(
     ChangeFeed feed,
     RouteChangeListener listener,
     TimeProvider time,
+    IHostApplicationLifetime lifetime,
     IOptions<RouterOptions> options,
     ILogger<RouterAnnouncer> logger) : BackgroundService
 {
@@ -31,7 +32,14 @@ internal sealed partial class RouterAnnouncer(
         var ttl = options.Value.RegistryTtl;
         try
         {
-            // A router is announced once it hears changes: a writer waiting on it must get its answer.
+            // A router is announced once it listens (its addresses are bound: hosted services start
+            // before Kestrel) and hears changes (a writer waiting on it must get its answer).
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+            {
+                await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+
             await listener.Subscribed.WaitAsync(stoppingToken).ConfigureAwait(false);
             using var timer = new PeriodicTimer(heartbeat, time);
             do

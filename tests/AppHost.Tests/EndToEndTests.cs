@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
@@ -9,7 +10,8 @@ namespace Hipache.Aspire.AppHost.Tests;
 
 /// <summary>
 /// The real AppHost, started as `dotnet run --project AppHost` would (without a container
-/// engine): every resource healthy, an app registered through Admin.Api, served by the Router.
+/// engine): every resource healthy, an app registered through Admin.Api with ?wait=, served at
+/// once by each of the router replicas (found in the router registry).
 /// </summary>
 public sealed class EndToEndTests
 {
@@ -39,8 +41,20 @@ public sealed class EndToEndTests
         using var admin = app.CreateHttpClient("admin", "http");
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
         var demoA = app.GetEndpoint("demo-a", "http").ToString().TrimEnd('/');
-        var put = await admin.PutAsJsonAsync("/v1/frontends/e2e.localhost", new { app = "e2e", backends = new[] { demoA } }, timeout.Token);
+        // Every replica announces itself; the write is answered once each one serves it.
+        var routers = await ListRoutersAsync(admin, 2, timeout.Token);
+        var put = await admin.PutAsJsonAsync("/v1/frontends/e2e.localhost?wait=30s", new { app = "e2e", backends = new[] { demoA } }, timeout.Token);
         Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        Assert.Equal(2, put.Headers.GetValues("Hipache-Routers-Confirmed").Single().Split(", ").Length);
+        using var direct = new HttpClient();
+        foreach (var address in routers)
+        {
+            using var toReplica = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(address), "/hello"));
+            toReplica.Headers.Host = "e2e.localhost";
+            using var answer = await direct.SendAsync(toReplica, timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+            Assert.StartsWith("Hello from demo-a", await answer.Content.ReadAsStringAsync(timeout.Token), StringComparison.Ordinal);
+        }
 
         using var router = app.CreateHttpClient("router", "http");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
@@ -51,5 +65,24 @@ public sealed class EndToEndTests
 
         using var unauthenticated = app.CreateHttpClient("admin", "http");
         Assert.Equal(HttpStatusCode.Unauthorized, (await unauthenticated.DeleteAsync("/v1/frontends/e2e.localhost", timeout.Token)).StatusCode);
+    }
+
+    /// <summary>The routed address of each live router once <paramref name="count"/> have announced themselves.</summary>
+    private static async Task<string[]> ListRoutersAsync(HttpClient admin, int count, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var body = await admin.GetFromJsonAsync<JsonElement>("/v1/routers", ct);
+            var addresses = body.GetProperty("routers").EnumerateArray()
+                .Select(r => r.GetProperty("addresses").EnumerateArray().First().GetString()!).ToArray();
+            if (addresses.Length == count || DateTime.UtcNow > deadline)
+            {
+                Assert.Equal(count, addresses.Length);
+                return addresses;
+            }
+
+            await Task.Delay(200, ct);
+        }
     }
 }
