@@ -2,7 +2,11 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Hipache.Aspire.RouteStore;
 
-/// <summary>Ready only when both the read and the write connection answer a PING.</summary>
+/// <summary>
+/// Ready only when the read connection answers a PING and the write connection reaches a primary:
+/// behind Sentinel, or with replicas configured, a replica still answers PING while no primary takes
+/// writes (dead marks, the admin API's writes), and that must show.
+/// </summary>
 internal sealed class RedisHealthCheck(RedisConnections connections) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -10,9 +14,7 @@ internal sealed class RedisHealthCheck(RedisConnections connections) : IHealthCh
         try
         {
             var read = await connections.Read.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
-            var write = ReferenceEquals(connections.ReadMultiplexer, connections.WriteMultiplexer)
-                ? read
-                : await connections.Write.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            var write = await connections.Write.PingAsync(StackExchange.Redis.CommandFlags.DemandMaster).WaitAsync(cancellationToken).ConfigureAwait(false);
             return HealthCheckResult.Healthy($"Redis {connections.Description}: read {read.TotalMilliseconds:0.0} ms, write {write.TotalMilliseconds:0.0} ms.");
         }
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)

@@ -47,9 +47,16 @@ public sealed partial class RouterProcess : IAsyncDisposable
     }
 
     /// <param name="routerDll">Router.dll of a build, with its runtimeconfig.json and deps beside it.</param>
-    public static async Task<RouterProcess> StartAsync(string routerDll, TestRedis redis, string prefix, IDictionary<string, string>? settings = null, CancellationToken ct = default)
+    public static Task<RouterProcess> StartAsync(string routerDll, TestRedis redis, string prefix, IDictionary<string, string>? settings = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(redis);
+        return StartAsync(routerDll, redis.ConnectionString, prefix, settings, ct);
+    }
+
+    /// <param name="routerDll">Router.dll of a build, with its runtimeconfig.json and deps beside it.</param>
+    /// <param name="redisConnectionString">What the router gets as ConnectionStrings__redis (e.g. through Sentinels).</param>
+    public static async Task<RouterProcess> StartAsync(string routerDll, string redisConnectionString, string prefix, IDictionary<string, string>? settings = null, CancellationToken ct = default)
+    {
         if (!File.Exists(Path.ChangeExtension(routerDll, ".runtimeconfig.json")))
         {
             throw new InvalidOperationException($"{routerDll} has no runtimeconfig.json beside it; it cannot be started with dotnet.");
@@ -70,7 +77,7 @@ public sealed partial class RouterProcess : IAsyncDisposable
             info.Environment.Remove(inherited);
         }
 
-        info.Environment["ConnectionStrings__redis"] = redis.ConnectionString;
+        info.Environment["ConnectionStrings__redis"] = redisConnectionString;
         info.Environment["RouteStore__KeyPrefix"] = prefix;
         info.Environment["Router__Urls__0"] = "http://127.0.0.1:0";
         info.Environment["Router__ManagementAddress"] = "127.0.0.1";
