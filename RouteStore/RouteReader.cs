@@ -98,13 +98,23 @@ public sealed class RouteReader(RedisConnections connections)
         var keys = new List<string>(limit);
         var cursor = from.Cursor;
         var after = from.After;
+        var node = from.Node;
         ScanPosition? next = null;
+        // Redis Cluster: SCAN walks one node, so the walk goes primary by primary, in endpoint order.
+        var primaries = ClusterPrimaries();
+        if (primaries is not null && node >= primaries.Length)
+        {
+            return new FrontendPage([], null);
+        }
+
         for (var calls = 0; ; calls++)
         {
             // A split batch is re-read with the COUNT that produced it, so that it is the same batch.
             // The clamp only matters for a forged cursor: a huge COUNT would walk the whole keyspace in one call.
             var count = after is null ? Math.Clamp(limit - keys.Count, MinScanCount, MaxScanCount) : Math.Clamp(from.Count, 1, MaxScanCount);
-            var reply = await connections.Read.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", count).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var reply = await (primaries is null
+                ? connections.Read.ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", count)
+                : primaries[node].ExecuteAsync("SCAN", cursor, "MATCH", pattern, "COUNT", count)).WaitAsync(cancellationToken).ConfigureAwait(false);
             var parts = (RedisResult[])reply!;
             var nextCursor = ulong.Parse((string)parts[0]!, NumberStyles.None, CultureInfo.InvariantCulture);
             var batch = ((RedisResult[])parts[1]!).Select(k => (string)k!).Where(k => after is null || string.CompareOrdinal(k, after) > 0).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -113,7 +123,7 @@ public sealed class RouteReader(RedisConnections connections)
             if (batch.Count > room)
             {
                 keys.AddRange(batch.Take(room));
-                next = new ScanPosition(cursor, count, keys[^1]);
+                next = new ScanPosition(cursor, count, keys[^1], node);
                 break;
             }
 
@@ -121,17 +131,34 @@ public sealed class RouteReader(RedisConnections connections)
             cursor = nextCursor;
             if (cursor == 0)
             {
-                break;
+                if (primaries is null || node + 1 >= primaries.Length)
+                {
+                    break;
+                }
+
+                node++;
             }
 
             if (keys.Count == limit || calls + 1 == MaxScanCallsPerPage)
             {
-                next = new ScanPosition(cursor, 0, null);
+                next = new ScanPosition(cursor, 0, null, node);
                 break;
             }
         }
 
         return new FrontendPage(await FrontendLists.ReadAsync(connections.Read, connections.Keys, keys, cancellationToken).ConfigureAwait(false), next);
+    }
+
+    /// <summary>The primaries of a Redis Cluster in endpoint order, or null when the store is not a cluster.</summary>
+    private IServer[]? ClusterPrimaries()
+    {
+        var servers = connections.ReadMultiplexer.GetServers();
+        if (!servers.Any(s => s.ServerType == ServerType.Cluster))
+        {
+            return null;
+        }
+
+        return [.. servers.Where(s => s.ServerType == ServerType.Cluster && !s.IsReplica).OrderBy(s => s.EndPoint.ToString(), StringComparer.Ordinal)];
     }
 
     /// <summary>A literal for Redis glob patterns: the key prefix is configuration and may hold <c>*?[]\</c>.</summary>

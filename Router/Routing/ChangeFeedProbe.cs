@@ -42,7 +42,8 @@ internal sealed partial class ChangeFeedProbe(
         {
             // Push needs the change channel too: start probing once the listener has subscribed.
             await listener.Subscribed.WaitAsync(stoppingToken).ConfigureAwait(false);
-            var channel = RedisChannel.Literal($"__keyspace@{connections.ReadDatabaseNumber}__:{_probeKey}");
+            // Routed to the node that holds the probe key (Redis Cluster: notifications are node-local).
+            var channel = RedisChannel.KeySpaceSingleKey(_probeKey, connections.ReadDatabaseNumber);
             var subscribed = false;
             using var timer = new PeriodicTimer(interval);
             do

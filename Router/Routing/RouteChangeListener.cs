@@ -87,13 +87,14 @@ internal sealed partial class RouteChangeListener(
         changes.OnMessage(message => OnChanged(message.Message.ToString()));
         await subscriber.SubscribeAsync(RedisChannel.Literal(RouteKeys.DeadChannel), (_, message) => OnDeadMessage(message.ToString())).ConfigureAwait(false);
 
-        var keyspacePrefix = $"__keyspace@{connections.ReadDatabaseNumber}__:";
-        var frontendPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.FrontendKeyPrefix) + "*");
-        var deadPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.DeadKeyPrefix) + "*");
-        await subscriber.SubscribeAsync(frontendPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
-        await subscriber.SubscribeAsync(deadPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
-        var balancingPattern = RedisChannel.Pattern(keyspacePrefix + EscapeGlob(keys.BalancingKeyPrefix) + "*");
-        await subscriber.SubscribeAsync(balancingPattern, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+        // Keyspace notifications are node-local: on Redis Cluster these channels are subscribed on
+        // every primary (the library follows resharding and failover), elsewhere on the one server.
+        var database = connections.ReadDatabaseNumber;
+        var keyspacePrefix = $"__keyspace@{database}__:";
+        foreach (var keyPrefix in new[] { keys.FrontendKeyPrefix, keys.DeadKeyPrefix, keys.BalancingKeyPrefix })
+        {
+            await subscriber.SubscribeAsync(RedisChannel.KeySpacePattern(EscapeGlob(keyPrefix) + "*", database), (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+        }
     }
 
     private void OnChanged(string message)
