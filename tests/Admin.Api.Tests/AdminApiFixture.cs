@@ -20,6 +20,9 @@ public sealed class AdminApiFixture : IAsyncLifetime
 
     public TestRedis Redis { get; private set; } = null!;
 
+    /// <summary>For a test's own instance: a Redis it started itself (a cluster, Sentinels) instead of a <see cref="TestRedis"/>.</summary>
+    public string? ConnectionString { get; init; }
+
     public string Prefix { get; } = $"t{Guid.NewGuid():N}:";
 
     /// <summary>For a test's own instance: more settings or services (CORS origins, a log collector...).</summary>
@@ -33,11 +36,16 @@ public sealed class AdminApiFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Redis = await TestRedis.StartAsync(PersistentRedis);
-        TestContext.Current.SendDiagnosticMessage($"Admin.Api.Tests use a real {Redis.Kind} on port {Redis.Port}");
+        if (ConnectionString is null)
+        {
+            Redis = await TestRedis.StartAsync(PersistentRedis);
+            TestContext.Current.SendDiagnosticMessage($"Admin.Api.Tests use a real {Redis.Kind} on port {Redis.Port}");
+        }
+
+        var connectionString = ConnectionString ?? Redis.ConnectionString;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
-            web.UseSetting("ConnectionStrings:redis", Redis.ConnectionString);
+            web.UseSetting("ConnectionStrings:redis", connectionString);
             web.UseSetting("RouteStore:KeyPrefix", Prefix);
             web.UseSetting("Admin:ApiKeys:0", Key);
             web.UseSetting("Admin:ApiKeys:1", SecondKey);
@@ -69,6 +77,9 @@ public sealed class AdminApiFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await _factory.DisposeAsync();
-        await Redis.DisposeAsync();
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
     }
 }
