@@ -38,6 +38,24 @@ public sealed class RedisConnections : IAsyncDisposable
 
     public bool IsConnected => ReadMultiplexer.IsConnected && WriteMultiplexer.IsConnected;
 
+    /// <summary>
+    /// Whether the store is a Redis Cluster, asked of the server (<c>INFO cluster</c>): the
+    /// multiplexer's own view may not be settled yet right after a connect that did not wait.
+    /// A server without that section (Garnet, a proxy) is not a cluster.
+    /// </summary>
+    public async Task<bool> IsClusterAsync()
+    {
+        try
+        {
+            var info = (string?)await Read.ExecuteAsync("INFO", "cluster").ConfigureAwait(false);
+            return info?.Contains("cluster_enabled:1", StringComparison.Ordinal) == true;
+        }
+        catch (RedisServerException)
+        {
+            return false;
+        }
+    }
+
     public static RedisConnections Connect(RouteStoreOptions options, TextWriter? connectLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -76,6 +76,15 @@ internal sealed partial class ChangeFeedProbe(
 
     private async Task ProbeOnceAsync(TimeSpan wait, CancellationToken stoppingToken)
     {
+        if (await connections.IsClusterAsync().ConfigureAwait(false))
+        {
+            // The probe key lives on one node and proves that node's notifications only; a lost
+            // subscription on another primary would go unnoticed for RouteCachePushTtl. Changes are
+            // still heard from every primary; RouteCacheTtl stays the bound.
+            Lose("Redis Cluster: keyspace notifications are per node and one probe key cannot vouch for every primary");
+            return;
+        }
+
         var heard = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _pending, heard);
         var sentAt = Environment.TickCount64;

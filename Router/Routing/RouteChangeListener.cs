@@ -88,12 +88,17 @@ internal sealed partial class RouteChangeListener(
         await subscriber.SubscribeAsync(RedisChannel.Literal(RouteKeys.DeadChannel), (_, message) => OnDeadMessage(message.ToString())).ConfigureAwait(false);
 
         // Keyspace notifications are node-local: on Redis Cluster these channels are subscribed on
-        // every primary (the library follows resharding and failover), elsewhere on the one server.
+        // every primary (the library's multi-node channels). Elsewhere a plain pattern on the one
+        // server: the library re-subscribes those after a reconnect, which was not seen to happen
+        // for multi-node channels after a restart of a single server (FaultsUnderLoadTests).
         var database = connections.ReadDatabaseNumber;
         var keyspacePrefix = $"__keyspace@{database}__:";
+        var cluster = await connections.IsClusterAsync().ConfigureAwait(false);
         foreach (var keyPrefix in new[] { keys.FrontendKeyPrefix, keys.DeadKeyPrefix, keys.BalancingKeyPrefix })
         {
-            await subscriber.SubscribeAsync(RedisChannel.KeySpacePattern(EscapeGlob(keyPrefix) + "*", database), (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+            var pattern = EscapeGlob(keyPrefix) + "*";
+            var channel = cluster ? RedisChannel.KeySpacePattern(pattern, database) : RedisChannel.Pattern(keyspacePrefix + pattern);
+            await subscriber.SubscribeAsync(channel, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
         }
     }
 

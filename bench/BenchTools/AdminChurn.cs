@@ -7,7 +7,7 @@ using System.Text;
 namespace Hipache.Aspire.BenchTools;
 
 internal sealed record AdminChurnOptions(
-    Uri Admin, string Key, Uri? Router, string Backend, int Clients, TimeSpan Duration, bool Check, TimeSpan CheckTimeout)
+    Uri Admin, string Key, IReadOnlyList<Uri> Routers, string Backend, int Clients, TimeSpan Duration, bool Check, TimeSpan CheckTimeout, double Rate)
 {
     public static AdminChurnOptions From(CommandLine args)
     {
@@ -21,12 +21,13 @@ internal sealed record AdminChurnOptions(
         return new AdminChurnOptions(
             new Uri(args.Required("admin")),
             args.Text("key") ?? Environment.GetEnvironmentVariable("ADMIN_KEY") ?? throw new ArgumentException("--key (or ADMIN_KEY) is required."),
-            router is null ? null : new Uri(router),
+            router is null ? [] : [.. router.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(r => new Uri(r))],
             args.Text("backend") ?? "http://127.0.0.1:21201",
             args.Int("clients", 16),
             TimeSpan.FromSeconds(args.Int("duration", 20)),
             check,
-            TimeSpan.FromMilliseconds(args.Int("check-timeout-ms", 10_000)));
+            TimeSpan.FromMilliseconds(args.Int("check-timeout-ms", 10_000)),
+            args.Int("rate", 0));
     }
 }
 
@@ -36,7 +37,10 @@ internal sealed record AdminChurnOptions(
 /// backend (the router must turn to 200) and DELETE of it (back to 502). With checking on, after
 /// each call the client polls the router, on its own keep-alive connection, until the answer
 /// changes: the time from the admin API's response to that first changed answer is the
-/// propagation delay, so its resolution is one router round trip.
+/// propagation delay, so its resolution is one router round trip. With several routers
+/// (<c>--router a,b,c</c>) each is polled until it reflects the call, and the delay is that of the
+/// last one: the time until every router serves the change. <c>--rate</c> paces all clients
+/// together to that many calls a second (0: as fast as they go).
 /// </summary>
 internal static class AdminChurn
 {
@@ -63,7 +67,7 @@ internal static class AdminChurn
             var remove = new Percentiles(clients.SelectMany(c => c.RemovePropagationMs));
             var both = new Percentiles(clients.SelectMany(c => c.AddPropagationMs.Concat(c.RemovePropagationMs)));
             var firstPoll = clients.Sum(c => c.SeenOnFirstPoll);
-            var line = new StringBuilder().Append(CultureInfo.InvariantCulture, $"RESULT clients={options.Clients} check={options.Check} seconds={seconds:F1} calls={calls} calls_per_s={calls / seconds:F0} errors={errors} ")
+            var line = new StringBuilder().Append(CultureInfo.InvariantCulture, $"RESULT clients={options.Clients} routers={options.Routers.Count} rate={options.Rate} check={options.Check} seconds={seconds:F1} calls={calls} calls_per_s={calls / seconds:F0} errors={errors} ")
                 .Append(admin.Summary("admin"));
             if (options.Check)
             {
@@ -90,7 +94,7 @@ internal static class AdminChurn
         private readonly AdminChurnOptions _options;
         private readonly string _host;
         private readonly HttpClient _admin;
-        private readonly HttpClient? _router;
+        private readonly HttpClient[] _routers;
         private readonly Uri _frontendUri;
         private readonly Uri _backendsUri;
         private readonly Uri _removeUri;
@@ -106,7 +110,7 @@ internal static class AdminChurn
             _host = string.Create(CultureInfo.InvariantCulture, $"c{index:D2}.churn.local");
             _admin = NewClient(options.Admin);
             _admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Key);
-            _router = options.Check ? NewClient(options.Router!) : null;
+            _routers = options.Check ? [.. options.Routers.Select(NewClient)] : [];
             _frontendUri = new Uri(options.Admin, $"/v1/frontends/{_host}");
             _backendsUri = new Uri(options.Admin, $"/v1/frontends/{_host}/backends");
             _removeUri = new Uri(options.Admin, $"/v1/frontends/{_host}/backends?url={Uri.EscapeDataString(options.Backend)}");
@@ -140,12 +144,12 @@ internal static class AdminChurn
                 throw new InvalidOperationException($"PUT {_frontendUri} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)}");
             }
 
-            if (_router is not null)
+            foreach (var router in _routers)
             {
                 // Served once so that the first add is measured against a cached "no backend", as every
                 // later one is. A previous run may have left a backend the router still serves: wait it out.
                 var giveUp = Stopwatch.GetTimestamp() + (long)(_options.CheckTimeout.TotalSeconds * Stopwatch.Frequency);
-                while (await RouterStatusAsync(cancellationToken).ConfigureAwait(false) == HttpStatusCode.OK)
+                while (await RouterStatusAsync(router, cancellationToken).ConfigureAwait(false) == HttpStatusCode.OK)
                 {
                     if (Stopwatch.GetTimestamp() > giveUp)
                     {
@@ -159,13 +163,29 @@ internal static class AdminChurn
 
         public async Task RunAsync(long deadline, CancellationToken cancellationToken)
         {
+            // Paced: this client's share of --rate, as a schedule (a late call does not shift the next).
+            var interval = _options.Rate > 0 ? (long)(Stopwatch.Frequency * _options.Clients / _options.Rate) : 0;
+            var next = Stopwatch.GetTimestamp();
+            var add = true;
             while (Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested)
             {
-                if (!await CallAsync(add: true, cancellationToken).ConfigureAwait(false)
-                    || !await CallAsync(add: false, cancellationToken).ConfigureAwait(false))
+                if (interval > 0)
+                {
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    next += interval;
+                }
+
+                if (!await CallAsync(add, cancellationToken).ConfigureAwait(false))
                 {
                     return;
                 }
+
+                add = !add;
             }
         }
 
@@ -199,17 +219,28 @@ internal static class AdminChurn
 
             Calls++;
             AdminMs.Add(Stopwatch.GetElapsedTime(start, answered).TotalMilliseconds);
-            if (_router is null)
+
+            if (_routers.Length == 0)
             {
                 return true;
             }
 
             var giveUp = answered + (long)(_options.CheckTimeout.TotalSeconds * Stopwatch.Frequency);
+            var pending = new List<HttpClient>(_routers);
             for (var polls = 1; ; polls++)
             {
-                var served = await RouterStatusAsync(cancellationToken).ConfigureAwait(false) == HttpStatusCode.OK;
+                // Every router not yet reflecting the call, once per round; done when none is left.
+                for (var r = pending.Count - 1; r >= 0; r--)
+                {
+                    if (await RouterStatusAsync(pending[r], cancellationToken).ConfigureAwait(false) == HttpStatusCode.OK == add)
+                    {
+                        pending.RemoveAt(r);
+                    }
+                }
+
+                var served = pending.Count == 0;
                 var now = Stopwatch.GetTimestamp();
-                if (served == add)
+                if (served)
                 {
                     (add ? AddPropagationMs : RemovePropagationMs).Add(Stopwatch.GetElapsedTime(answered, now).TotalMilliseconds);
                     SeenOnFirstPoll += polls == 1 ? 1 : 0;
@@ -243,11 +274,11 @@ internal static class AdminChurn
             }
         }
 
-        private async Task<HttpStatusCode> RouterStatusAsync(CancellationToken cancellationToken)
+        private async Task<HttpStatusCode> RouterStatusAsync(HttpClient router, CancellationToken cancellationToken)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, _options.Router);
+            using var request = new HttpRequestMessage(HttpMethod.Get, router.BaseAddress);
             request.Headers.Host = _host;
-            using var response = await _router!.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            using var response = await router.SendAsync(request, cancellationToken).ConfigureAwait(false);
             await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
             return response.StatusCode;
         }
@@ -255,7 +286,11 @@ internal static class AdminChurn
         public ValueTask DisposeAsync()
         {
             _admin.Dispose();
-            _router?.Dispose();
+            foreach (var router in _routers)
+            {
+                router.Dispose();
+            }
+
             return ValueTask.CompletedTask;
         }
 

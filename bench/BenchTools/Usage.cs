@@ -16,10 +16,12 @@ internal static class Usage
         admin-churn  C clients add and remove backends through the admin API and time the router
           --admin <url>                   required, the admin API, e.g. http://127.0.0.1:21190
           --key <api key>                 required (or env ADMIN_KEY)
-          --router <url>                  the router's routed listener, e.g. http://127.0.0.1:21184
+          --router <url>[,<url>...]       the routers' routed listeners, e.g. http://127.0.0.1:21184; with several,
+                                          a propagation ends when the last of them reflects the call
           --backend <url>                 the URL added and removed (default http://127.0.0.1:21201)
           --clients <n>                   concurrent clients, one frontend each (default 16)
           --duration <s>                  seconds of churn (default 20)
+          --rate <calls/s>                pace all clients together to this many calls a second (default 0: unpaced)
           --check true|false              after each call poll the router until it reflects it (default true)
           --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
 

@@ -15,6 +15,7 @@ namespace Hipache.Aspire.Router.Tests;
 /// replica the router hears changes on it again (a plain RPUSH, as redis-cli makes it).
 /// </summary>
 [Trait("Category", "Sentinel")]
+[Collection(Topologies.Name)]
 public sealed class SentinelFailoverTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
