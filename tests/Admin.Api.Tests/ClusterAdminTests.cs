@@ -28,7 +28,20 @@ public sealed class ClusterAdminTests
         await service.InitializeAsync();
         using var admin = service.CreateClient();
 
-        var hosts = Enumerable.Range(0, 40).Select(i => $"h{i}.cluster.test").ToArray();
+        // Random names, so that the keys spread over the three primaries (names that differ in a digit hash to nearby slots).
+        var hosts = Enumerable.Range(0, 40).Select(_ => $"h{Guid.NewGuid():N}.cluster.test").ToArray();
+        await using (var probe = await ConnectionMultiplexer.ConnectAsync(cluster.ConnectionString))
+        {
+            var nodes = new HashSet<int>();
+            foreach (var host in hosts)
+            {
+                var slot = (long)await probe.GetDatabase().ExecuteAsync("CLUSTER", "KEYSLOT", $"{service.Prefix}frontend:{host}");
+                nodes.Add(slot < 5461 ? 0 : slot < 10923 ? 1 : 2);
+            }
+
+            Assert.Equal(3, nodes.Count);
+        }
+
         foreach (var host in hosts)
         {
             Assert.Equal(HttpStatusCode.Created, (await admin.PutAsJsonAsync($"/v1/frontends/{host}", new { app = "c", backends = new[] { "http://10.0.0.1:8080" } }, Ct)).StatusCode);
@@ -51,15 +64,15 @@ public sealed class ClusterAdminTests
         Assert.Equal(hosts.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
 
         // Optimistic concurrency, one script on the frontend's own key.
-        var read = await admin.GetAsync("/v1/frontends/h1.cluster.test", Ct);
+        var read = await admin.GetAsync($"/v1/frontends/{hosts[1]}", Ct);
         var etag = read.Headers.ETag!.Tag;
-        using (var first = new HttpRequestMessage(HttpMethod.Put, "/v1/frontends/h1.cluster.test") { Content = JsonContent.Create(new { app = "c", backends = new[] { "http://10.0.0.2:8080" } }) })
+        using (var first = new HttpRequestMessage(HttpMethod.Put, $"/v1/frontends/{hosts[1]}") { Content = JsonContent.Create(new { app = "c", backends = new[] { "http://10.0.0.2:8080" } }) })
         {
             first.Headers.TryAddWithoutValidation("If-Match", etag);
             Assert.Equal(HttpStatusCode.OK, (await admin.SendAsync(first, Ct)).StatusCode);
         }
 
-        using (var second = new HttpRequestMessage(HttpMethod.Put, "/v1/frontends/h1.cluster.test") { Content = JsonContent.Create(new { app = "c", backends = new[] { "http://10.0.0.3:8080" } }) })
+        using (var second = new HttpRequestMessage(HttpMethod.Put, $"/v1/frontends/{hosts[1]}") { Content = JsonContent.Create(new { app = "c", backends = new[] { "http://10.0.0.3:8080" } }) })
         {
             second.Headers.TryAddWithoutValidation("If-Match", etag);
             Assert.Equal(HttpStatusCode.PreconditionFailed, (await admin.SendAsync(second, Ct)).StatusCode);
@@ -79,7 +92,7 @@ public sealed class ClusterAdminTests
             var db = redis.GetDatabase();
             for (var i = 0; i < 30; i++)
             {
-                await db.ListRightPushAsync($"{service.Prefix}frontend:hand{i}.test", ["hand", "http://10.0.0.20:80"]);
+                await db.ListRightPushAsync($"{service.Prefix}frontend:hand{Guid.NewGuid():N}.test", ["hand", "http://10.0.0.20:80"]);
             }
         }
 
@@ -96,7 +109,7 @@ public sealed class ClusterAdminTests
         // A router on the cluster answers the fence of a write that waits.
         await using var router = await RouterProcess.StartAsync(RouterDll, cluster.ConnectionString, service.Prefix, ct: Ct);
         await Poll.UntilAsync(async () => (await admin.GetFromJsonAsync<JsonElement>("/v1/routers", Ct)).GetProperty("routers").GetArrayLength(), n => n == 1, TimeSpan.FromSeconds(30), "the router in the registry");
-        var waited = await admin.PutAsJsonAsync("/v1/frontends/h2.cluster.test?wait=10s", new { app = "c", backends = new[] { "http://10.0.0.4:8080" } }, Ct);
+        var waited = await admin.PutAsJsonAsync($"/v1/frontends/{hosts[2]}?wait=10s", new { app = "c", backends = new[] { "http://10.0.0.4:8080" } }, Ct);
         Assert.Equal(HttpStatusCode.OK, waited.StatusCode);
         Assert.Single(waited.Headers.GetValues("Hipache-Routers-Confirmed").Single().Split(", "));
     }
