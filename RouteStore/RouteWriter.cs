@@ -428,6 +428,14 @@ public sealed class RouteWriter(RedisConnections connections)
         await PublishChangeAsync(deadKey).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Drops every dead mark of a frontend (an operator knows the backends are back) and tells the routers. False when there were none.</summary>
+    public async Task<bool> ClearAllDeadAsync(string frontendKey, CancellationToken cancellationToken = default)
+    {
+        var cleared = await connections.Write.KeyDeleteAsync(connections.Keys.Dead(frontendKey)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(frontendKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return cleared;
+    }
+
     public Task PublishChangeAsync(string frontendKey) =>
         connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), frontendKey);
 

@@ -27,6 +27,8 @@ internal static class FrontendsApi
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
         group.MapDelete("/{host}/backends", RemoveBackendAsync).WithName("RemoveBackend").WithSummary("Removes a backend (query parameter url).")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status412PreconditionFailed);
+        group.MapDelete("/{host}/dead", ClearDeadAsync).WithName("ClearDeadMarks").WithSummary("Clears every dead mark of the frontend: its backends are tried again at once.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{host}/balancing", GetBalancingAsync).WithName("GetBalancing").WithSummary("Reads how requests are spread over the frontend's backends.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPut("/{host}/balancing", PutBalancingAsync).WithName("PutBalancing").WithSummary("Sets the balancing policy: random, round-robin, least-requests, weighted or hash.")
@@ -94,6 +96,24 @@ internal static class FrontendsApi
 
         await writer.SetBalancingAsync(key, Balancing.Default, cancellationToken).ConfigureAwait(false);
         audit.Record(user, "delete-balancing", key, "random");
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> ClearDeadAsync(
+        string host, RouteReader reader, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        var cleared = await writer.ClearAllDeadAsync(key, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "clear-dead", key, cleared ? "cleared" : "none");
         return TypedResults.NoContent();
     }
 

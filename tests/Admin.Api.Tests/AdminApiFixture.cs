@@ -53,6 +53,21 @@ public sealed class AdminApiFixture : IAsyncLifetime
         });
     }
 
+    private readonly Lock _kestrelGate = new();
+    private Uri? _kestrelUrl;
+
+    /// <summary>The service on real Kestrel, started on first use (for clients outside this process's HttpClient, e.g. the CLI's).</summary>
+    public Uri KestrelUrl
+    {
+        get
+        {
+            lock (_kestrelGate)
+            {
+                return _kestrelUrl ??= StartKestrel();
+            }
+        }
+    }
+
     /// <summary>The service on real Kestrel on an ephemeral loopback port (instead of the in-memory server); call before any client.</summary>
     public Uri StartKestrel()
     {
