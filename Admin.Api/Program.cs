@@ -2,6 +2,7 @@ using Hipache.Aspire.Admin;
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
+using Hipache.Aspire.Admin.Console;
 using Hipache.Aspire.Admin.Http;
 using Hipache.Aspire.Admin.Routers;
 using Hipache.Aspire.Admin.OpenApi;
@@ -24,8 +25,15 @@ builder.Services.AddSingleton<FailedAuthCounter>();
 builder.Services.AddHostedService<FailedAuthReporter>();
 builder.Services.AddAdminCors(builder.Configuration);
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+    .AddConsoleAuthentication(builder.Services);
 builder.Services.AddAuthorization();
+// The web console (/console): Razor Pages rendered on the server, behind their own sign-in.
+builder.Services.AddRazorPages(pages =>
+{
+    pages.Conventions.AuthorizeFolder("/Console", ConsoleAuthentication.PolicyName);
+    pages.Conventions.AllowAnonymousToPage("/Console/Login");
+});
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<StoreExceptionHandler>();
 builder.Services.AddOpenApi(options =>
@@ -56,11 +64,14 @@ app.UseMiddleware<Utf8BodyMiddleware>();
 app.MapOpenApi();
 // A fresh nonce per page view, for the page's Content-Security-Policy (SecurityHeadersMiddleware);
 // the default fonts and telemetry would reach Scalar's servers, which that policy refuses anyway.
-app.MapScalarApiReference(scalar => scalar.WithNonce().DisableDefaultFonts().DisableTelemetry());
+// The bearer scheme preselected, so that a pasted key is sent with every "Send".
+app.MapScalarApiReference(scalar => scalar.WithTitle("Hipache.Aspire admin API").AddPreferredSecuritySchemes([ApiKeyAuthenticationHandler.SchemeName])
+    .WithNonce().DisableDefaultFonts().DisableTelemetry());
 app.MapDefaultEndpoints();
 app.MapFrontendsApi().AddEndpointFilter<WriteWaitFilter>();
 app.MapAppsApi().AddEndpointFilter<WriteWaitFilter>();
 app.MapRoutersApi();
+app.MapRazorPages();
 app.Run();
 
 /// <summary>Entry point, visible to WebApplicationFactory in the tests.</summary>

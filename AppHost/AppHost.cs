@@ -3,7 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Hipache.Aspire.AppHost.Redis;
 using Microsoft.Extensions.Logging;
 
-var builder = DistributedApplication.CreateBuilder(args);
+// The dashboard's title is the product's, not the project's ("AppHost").
+var builder = DistributedApplication.CreateBuilder(new DistributedApplicationOptions { Args = args, DashboardApplicationName = "Hipache.Aspire" });
 var runMode = builder.ExecutionContext.IsRunMode;
 
 var (redis, redisKind, redisReason) = RedisSource.Add(builder);
@@ -32,11 +33,13 @@ var admin = builder.AddProject<Projects.Admin_Api>("admin")
     .WaitFor(redis)
     .WithEnvironment("Admin__ApiKeys__0", adminKey)
     .WithEnvironment("Redis__Source", source)
+    .WithAdminCommands(adminKey)
     .WithUrls(context =>
     {
         foreach (var url in context.Urls.Where(u => u.Endpoint?.EndpointName == "http").ToList())
         {
             var root = url.Url.TrimEnd('/');
+            context.Urls.Add(new ResourceUrlAnnotation { Url = root + "/console", DisplayText = "Console", Endpoint = url.Endpoint });
             context.Urls.Add(new ResourceUrlAnnotation { Url = root + "/scalar/v1", DisplayText = "API reference", Endpoint = url.Endpoint });
             context.Urls.Add(new ResourceUrlAnnotation { Url = root + "/openapi/v1.json", DisplayText = "OpenAPI document", Endpoint = url.Endpoint });
         }

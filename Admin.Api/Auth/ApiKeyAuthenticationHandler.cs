@@ -44,18 +44,7 @@ internal sealed partial class ApiKeyAuthenticationHandler(
             return Fail("The Authorization header is not a Bearer key.");
         }
 
-        var presented = Encoding.UTF8.GetBytes(value[BearerPrefix.Length..].Trim());
-        var keys = adminOptions.CurrentValue.ApiKeys;
-        var matched = -1;
-        for (var i = 0; i < keys.Count; i++)
-        {
-            // Every key is compared, so the time taken does not tell which one nearly matched.
-            if (CryptographicOperations.FixedTimeEquals(presented, Encoding.UTF8.GetBytes(keys[i])) && matched < 0)
-            {
-                matched = i;
-            }
-        }
-
+        var matched = ApiKeyMatcher.Match(value[BearerPrefix.Length..].Trim(), adminOptions.CurrentValue.ApiKeys);
         if (matched < 0)
         {
             return Fail("The API key is not valid.");

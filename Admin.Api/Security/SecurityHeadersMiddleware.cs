@@ -1,3 +1,4 @@
+using Hipache.Aspire.Admin.Console;
 using Scalar.AspNetCore;
 
 namespace Hipache.Aspire.Admin.Security;
@@ -25,7 +26,13 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next)
             headers["Referrer-Policy"] = "no-referrer";
             headers.ContentSecurityPolicy = http.Items.TryGetValue(ScalarOptions.NonceHttpContextItemKey, out var nonce) && nonce is string value
                 ? ReferencePagePolicy(value)
-                : ApiPolicy;
+                : http.Request.Path.StartsWithSegments("/console", StringComparison.OrdinalIgnoreCase)
+                    ? ConsolePolicy(ConsoleNonce.Of(http))
+                    : ApiPolicy;
+            if (http.Request.Path.StartsWithSegments("/console", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.CacheControl = "no-store";
+            }
             if (http.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase))
             {
                 // Tenant data, read with a key: no shared or browser cache may keep a copy.
@@ -39,6 +46,10 @@ internal sealed class SecurityHeadersMiddleware(RequestDelegate next)
         }, context);
         return next(context);
     }
+
+    /// <summary>The console: its own forms, one inline stylesheet by nonce, no script, no frame, nothing from elsewhere.</summary>
+    internal static string ConsolePolicy(string nonce) =>
+        $"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
     internal static string ReferencePagePolicy(string nonce) =>
         $"default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "

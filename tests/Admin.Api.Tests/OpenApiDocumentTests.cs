@@ -36,5 +36,8 @@ public sealed class OpenApiDocumentTests(AdminApiFixture fixture)
         var response = await anonymous.GetAsync("/scalar/v1", TestContext.Current.CancellationToken);
         Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var page = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.Contains("<title>Hipache.Aspire admin API</title>", page, StringComparison.Ordinal);
+        Assert.Matches(@"""preferredSecurityScheme""\s*:\s*\[\s*""ApiKey""\s*\]", page);
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Hipache.Aspire.AppHost.Tests;
 
@@ -62,6 +63,20 @@ public sealed class EndToEndTests
         using var response = await router.SendAsync(request, timeout.Token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("Hello from demo-a", await response.Content.ReadAsStringAsync(timeout.Token), StringComparison.Ordinal);
+
+        // The dashboard's commands on the admin resource go through the admin API.
+        var commands = app.Services.GetRequiredService<ResourceCommandService>();
+        var listed = await commands.ExecuteCommandAsync("admin", "list-routers", timeout.Token);
+        Assert.True(listed.Success, listed.Message);
+        Assert.Equal("2 live router(s)", listed.Message);
+        var cleared = await commands.ExecuteCommandAsync("admin", "clear-dead-marks",
+            new InteractionInputCollection([new InteractionInput { Name = "host", InputType = InputType.Text, Value = "e2e.localhost" }]), timeout.Token);
+        Assert.True(cleared.Success, cleared.Message);
+        var unknown = await commands.ExecuteCommandAsync("admin", "clear-dead-marks",
+            new InteractionInputCollection([new InteractionInput { Name = "host", InputType = InputType.Text, Value = "nobody.localhost" }]), timeout.Token);
+        Assert.False(unknown.Success);
+        Assert.Contains("404", unknown.Message, StringComparison.Ordinal);
+        Assert.Equal("Hipache.Aspire", app.Services.GetRequiredService<DistributedApplicationOptions>().DashboardApplicationName);
 
         using var unauthenticated = app.CreateHttpClient("admin", "http");
         Assert.Equal(HttpStatusCode.Unauthorized, (await unauthenticated.DeleteAsync("/v1/frontends/e2e.localhost", timeout.Token)).StatusCode);
