@@ -3,7 +3,7 @@
 # while the admin API churns backends: how soon every router serves each change.
 #
 # Starts a backend (nginx), a fresh Redis, loads N frontends (BenchTools load), starts ROUTERS
-# published routers (ports from ROUTER_PORT up, management ports beside them) and the published
+# published routers (ports from FIRST_ROUTER_PORT up, management ports beside them) and the published
 # Admin.Api, then:
 #   traffic  one wrk per router, LOAD_CONNS connections each, a random Host over all N hosts,
 #            for the whole run (the routers' caches fill as they would in production)
@@ -32,6 +32,7 @@ LOAD_CONNS=${LOAD_CONNS:-8}
 ADMIN_KEY=${ADMIN_KEY:-bench-admin-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 export ADMIN_KEY
 LUA=$REPO/bench/lib
+FIRST_ROUTER_PORT=${FIRST_ROUTER_PORT:-21300}   # router r: routed port +2r, management +2r+1 (apart from the admin API's 21190)
 
 need wrk; need nginx; need redis-server; need redis-cli; need taskset; need curl
 for f in "$PUB/router/Router.dll" "$PUB/admin/Admin.Api.dll" "$PUB/tools/BenchTools.dll"; do
@@ -51,7 +52,7 @@ log "$N frontends loaded in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { prin
 ROUTER_PIDS=()
 ROUTER_URLS=()
 for ((r = 0; r < ROUTERS; r++)); do
-  port=$((ROUTER_PORT + 2 * r)) management=$((ROUTER_PORT + 2 * r + 1))
+  port=$((FIRST_ROUTER_PORT + 2 * r)) management=$((FIRST_ROUTER_PORT + 2 * r + 1))
   port_free "$port" && port_free "$management" || die "port $port or $management is in use"
   start_bg "router-$r" "$CPU_PROXY" env ROUTER_PUB="$PUB/router" ROUTER_PORT="$port" ROUTER_BIND=127.0.0.1 \
     REDIS_PORT="$REDIS_PORT" ROUTER_MANAGEMENT_PORT="$management" bash "$REPO/bench/router-cmd.sh"
@@ -59,7 +60,7 @@ for ((r = 0; r < ROUTERS; r++)); do
   ROUTER_URLS+=("http://127.0.0.1:$port/")
 done
 for ((r = 0; r < ROUTERS; r++)); do
-  wait_port $((ROUTER_PORT + 2 * r)) 600 "${ROUTER_PIDS[r]}" || { tail -20 "$WORKDIR/router-$r.log" >&2; die "router $r did not listen"; }
+  wait_port $((FIRST_ROUTER_PORT + 2 * r)) 600 "${ROUTER_PIDS[r]}" || { tail -20 "$WORKDIR/router-$r.log" >&2; die "router $r did not listen"; }
 done
 port_free "$ADMIN_PORT" || die "port $ADMIN_PORT is in use"
 start_bg admin "$CPU_PROXY" env -C "$PUB/admin" ASPNETCORE_ENVIRONMENT=Production ConnectionStrings__redis="127.0.0.1:$REDIS_PORT" \
@@ -72,7 +73,7 @@ for ((i = 0; i < 300; i++)); do
   sleep 0.2
 done
 ((live == ROUTERS)) || die "only $live of $ROUTERS routers in the registry"
-log "$ROUTERS routers on $ROUTER_PORT.. (cpu $CPU_PROXY), admin API on $ADMIN_PORT, registry lists all"
+log "$ROUTERS routers on $FIRST_ROUTER_PORT.. (cpu $CPU_PROXY), admin API on $ADMIN_PORT, registry lists all"
 
 # Background traffic for the whole run: random Hosts over all N, one wrk per router.
 total=$((WARMUP + DURATION + 20))
