@@ -41,6 +41,7 @@ builder.Services.AddOpenApi(options =>
     options.AddDocumentTransformer<ApiKeySecurityTransformer>();
     options.AddOperationTransformer<ApiKeySecurityTransformer>();
     options.AddSchemaTransformer<ExampleSchemaTransformer>();
+    options.AddOperationTransformer<WriteWaitOpenApiTransformer>();
 });
 builder.Services.AddSingleton<AdminAudit>();
 builder.Services.AddSingleton<AppIndex>();

@@ -30,6 +30,23 @@ public sealed class OpenApiDocumentTests(AdminApiFixture fixture)
     }
 
     [Fact]
+    public async Task Writes_document_the_wait_parameter_and_the_202_answer()
+    {
+        using var client = fixture.CreateClient(null);
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/openapi/v1.json", TestContext.Current.CancellationToken));
+        var paths = document.RootElement.GetProperty("paths");
+        foreach (var (path, method) in new[] { ("/v1/frontends/{host}", "put"), ("/v1/frontends/{host}/backends", "post"), ("/v1/apps/{app}", "delete"), ("/v1/frontends/{host}/dead", "delete") })
+        {
+            var operation = paths.GetProperty(path).GetProperty(method);
+            Assert.Contains(operation.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "wait" && p.GetProperty("in").GetString() == "query");
+            Assert.True(operation.GetProperty("responses").TryGetProperty("202", out _), $"{method} {path} documents no 202");
+        }
+
+        var read = paths.GetProperty("/v1/frontends/{host}").GetProperty("get");
+        Assert.DoesNotContain(read.TryGetProperty("parameters", out var parameters) ? parameters.EnumerateArray().ToArray() : [], p => p.GetProperty("name").GetString() == "wait");
+    }
+
+    [Fact]
     public async Task The_api_reference_page_is_served_without_a_key()
     {
         using var anonymous = fixture.CreateClient(null);
