@@ -50,6 +50,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RouterFence>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<RouterFence>());
 builder.Services.AddSingleton<WriteWaitFilter>();
+builder.Services.AddSingleton<RouterListing>();
 
 var app = builder.Build();
 // First, so that its headers are on every response, the exception handler's and CORS's included.

@@ -1,3 +1,5 @@
+using Hipache.Aspire.RouteStore;
+
 namespace Hipache.Aspire.Admin.Routers;
 
 /// <summary>
@@ -15,7 +17,14 @@ public sealed record RouterView(
     string StoreMode,
     string? LastChange,
     DateTimeOffset? LastChangeAt,
-    double? ChangeLagMs);
+    double? ChangeLagMs)
+{
+    public static RouterView Of(RouterAnnouncement a, double? changeLagMs)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return new(a.Id, a.Version, a.Addresses, a.Management, a.StartedAt, a.HeartbeatAt, a.CachedRoutes, a.StoreMode, a.LastChange, a.LastChangeAt, changeLagMs);
+    }
+}
 
 /// <summary><c>GET /v1/routers</c>.</summary>
 public sealed record RouterList(IReadOnlyList<RouterView> Routers, double ProbeTimeoutMs);

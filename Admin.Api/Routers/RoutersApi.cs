@@ -1,6 +1,4 @@
-using Hipache.Aspire.Admin.Auth;
-using Hipache.Aspire.RouteStore;
-using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Hipache.Aspire.Admin.Routers;
 
@@ -16,15 +14,6 @@ internal static class RoutersApi
         return group;
     }
 
-    private static async Task<IResult> ListAsync(RouterRegistry registry, RouterFence fence, IOptions<AdminOptions> options, CancellationToken cancellationToken)
-    {
-        var routers = await registry.ListLiveAsync(cancellationToken).ConfigureAwait(false);
-        var timeout = options.Value.RouterProbeTimeout;
-        var outcome = await fence.ConfirmAsync([.. routers.Select(r => r.Id)], timeout, cancellationToken).ConfigureAwait(false);
-        var lags = outcome.Confirmed.ToDictionary(c => c.Id, c => c.AfterMs, StringComparer.Ordinal);
-        var views = routers.Select(r => new RouterView(
-            r.Id, r.Version, r.Addresses, r.Management, r.StartedAt, r.HeartbeatAt, r.CachedRoutes, r.StoreMode, r.LastChange, r.LastChangeAt,
-            lags.TryGetValue(r.Id, out var lag) ? lag : null)).ToArray();
-        return TypedResults.Ok(new RouterList(views, timeout.TotalMilliseconds));
-    }
+    private static async Task<Ok<RouterList>> ListAsync(RouterListing listing, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await listing.ListAsync(cancellationToken).ConfigureAwait(false));
 }

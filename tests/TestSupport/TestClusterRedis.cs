@@ -27,15 +27,15 @@ public sealed class TestClusterRedis : IAsyncDisposable
 
     public static async Task<TestClusterRedis> StartAsync()
     {
-        var redisServer = Find("redis-server") ?? throw new InvalidOperationException("redis-server is not on PATH: the cluster topology needs it (apt-get install redis-server).");
-        var redisCli = Find("redis-cli") ?? throw new InvalidOperationException("redis-cli is not on PATH (apt-get install redis-tools).");
+        var redisServer = RedisProcesses.Find("redis-server") ?? throw new InvalidOperationException("redis-server is not on PATH: the cluster topology needs it (apt-get install redis-server).");
+        var redisCli = RedisProcesses.Find("redis-cli") ?? throw new InvalidOperationException("redis-cli is not on PATH (apt-get install redis-tools).");
         var cluster = new TestClusterRedis();
         try
         {
             foreach (var port in ClusterPorts(3))
             {
                 var directory = Directory.CreateDirectory(Path.Combine(cluster._directory, port.ToString(CultureInfo.InvariantCulture))).FullName;
-                cluster._nodes.Add((port, Start(redisServer,
+                cluster._nodes.Add((port, RedisProcesses.Start(redisServer,
                     "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--protected-mode", "no",
                     "--cluster-enabled", "yes", "--cluster-config-file", Path.Combine(directory, "nodes.conf"), "--cluster-node-timeout", "2000",
                     "--dir", directory, "--save", "", "--appendonly", "no")));
@@ -43,11 +43,11 @@ public sealed class TestClusterRedis : IAsyncDisposable
 
             foreach (var (port, _) in cluster._nodes)
             {
-                await WaitUntilAsync(() => PingAsync(port), TimeSpan.FromSeconds(15), $"cluster node {port}");
+                await RedisProcesses.WaitUntilAsync(() => PingAsync(port), TimeSpan.FromSeconds(15), $"cluster node {port}");
             }
 
             string[] create = ["--cluster", "create", .. cluster._nodes.Select(n => $"127.0.0.1:{n.Port}"), "--cluster-replicas", "0", "--cluster-yes"];
-            using (var join = Start(redisCli, create))
+            using (var join = RedisProcesses.Start(redisCli, create))
             {
                 await join.WaitForExitAsync();
                 if (join.ExitCode != 0)
@@ -58,7 +58,7 @@ public sealed class TestClusterRedis : IAsyncDisposable
 
             foreach (var (port, _) in cluster._nodes)
             {
-                await WaitUntilAsync(() => ClusterOkAsync(port), TimeSpan.FromSeconds(30), $"cluster_state:ok on {port}");
+                await RedisProcesses.WaitUntilAsync(() => ClusterOkAsync(port), TimeSpan.FromSeconds(30), $"cluster_state:ok on {port}");
             }
 
             return cluster;
@@ -142,38 +142,4 @@ public sealed class TestClusterRedis : IAsyncDisposable
             return false;
         }
     }
-
-    private static Process Start(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start.");
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        return process;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Gave up waiting for {what} after {timeout}.");
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    private static string? Find(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, name))
-            .FirstOrDefault(File.Exists);
 }

@@ -153,16 +153,7 @@ public sealed class TestRedis : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => RedisProcesses.FreePort();
 
-    private static string? FindRedisServer() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, "redis-server"))
-            .FirstOrDefault(File.Exists);
+    private static string? FindRedisServer() => RedisProcesses.Find("redis-server");
 }

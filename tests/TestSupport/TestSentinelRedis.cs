@@ -31,19 +31,19 @@ public sealed class TestSentinelRedis : IAsyncDisposable
 
     public static async Task<TestSentinelRedis> StartAsync(TimeSpan downAfter)
     {
-        var redisServer = FindRedisServer() ?? throw new InvalidOperationException("redis-server is not on PATH: the Sentinel topology needs it (apt-get install redis-server).");
+        var redisServer = RedisProcesses.Find("redis-server") ?? throw new InvalidOperationException("redis-server is not on PATH: the Sentinel topology needs it (apt-get install redis-server).");
         var topology = new TestSentinelRedis();
         try
         {
-            var primary = FreePort();
+            var primary = RedisProcesses.FreePort();
             topology._servers[primary] = await StartServerAsync(redisServer, primary, null);
-            var replica = FreePort();
+            var replica = RedisProcesses.FreePort();
             topology._servers[replica] = await StartServerAsync(redisServer, replica, primary);
             await WaitForReplicationAsync(replica);
 
             for (var i = 0; i < 3; i++)
             {
-                var port = FreePort();
+                var port = RedisProcesses.FreePort();
                 var config = Path.Combine(topology._directory, $"sentinel-{port}.conf");
                 await File.WriteAllLinesAsync(config,
                 [
@@ -56,12 +56,12 @@ public sealed class TestSentinelRedis : IAsyncDisposable
                     $"sentinel failover-timeout {ServiceName} 10000",
                     $"sentinel parallel-syncs {ServiceName} 1",
                 ]);
-                topology._sentinels.Add((port, Start(redisServer, config, "--sentinel")));
+                topology._sentinels.Add((port, RedisProcesses.Start(redisServer, config, "--sentinel")));
             }
 
             foreach (var (port, _) in topology._sentinels)
             {
-                await WaitUntilAsync(async () => await PrimaryPortFromAsync(port) == primary, TimeSpan.FromSeconds(15), $"Sentinel {port} to watch the primary");
+                await RedisProcesses.WaitUntilAsync(async () => await PrimaryPortFromAsync(port) == primary, TimeSpan.FromSeconds(15), $"Sentinel {port} to watch the primary");
             }
 
             return topology;
@@ -101,7 +101,7 @@ public sealed class TestSentinelRedis : IAsyncDisposable
     public async Task<int> WaitForFailoverAsync(int oldPrimary, TimeSpan timeout)
     {
         var newPrimary = 0;
-        await WaitUntilAsync(async () =>
+        await RedisProcesses.WaitUntilAsync(async () =>
         {
             var seen = new HashSet<int?>();
             foreach (var (port, _) in _sentinels)
@@ -153,8 +153,8 @@ public sealed class TestSentinelRedis : IAsyncDisposable
             args = [.. args, "--replicaof", "127.0.0.1", of.ToString(CultureInfo.InvariantCulture)];
         }
 
-        var process = Start(redisServer, args);
-        await WaitUntilAsync(async () =>
+        var process = RedisProcesses.Start(redisServer, args);
+        await RedisProcesses.WaitUntilAsync(async () =>
         {
             if (process.HasExited)
             {
@@ -176,7 +176,7 @@ public sealed class TestSentinelRedis : IAsyncDisposable
     }
 
     private static async Task WaitForReplicationAsync(int replica) =>
-        await WaitUntilAsync(async () =>
+        await RedisProcesses.WaitUntilAsync(async () =>
         {
             await using var node = await ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions { EndPoints = { { "127.0.0.1", replica } }, ConnectTimeout = 500, AllowAdmin = true });
             var info = await node.GetServer("127.0.0.1", replica).InfoAsync("replication");
@@ -202,45 +202,4 @@ public sealed class TestSentinelRedis : IAsyncDisposable
             return null;
         }
     }
-
-    private static Process Start(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start.");
-        _ = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
-        return process;
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Gave up waiting for {what} after {timeout}.");
-            }
-
-            await Task.Delay(100);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string? FindRedisServer() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, "redis-server"))
-            .FirstOrDefault(File.Exists);
 }

@@ -1,8 +1,5 @@
-using Hipache.Aspire.Admin.Auth;
 using Hipache.Aspire.Admin.Routers;
-using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Mvc.RazorPages;
-using Microsoft.Extensions.Options;
 
 namespace Hipache.Aspire.Admin.Pages.Console;
 
@@ -15,13 +12,8 @@ public sealed class RoutersModel : PageModel
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
-        var services = HttpContext.RequestServices;
-        var timeout = services.GetRequiredService<IOptions<AdminOptions>>().Value.RouterProbeTimeout;
-        var routers = await services.GetRequiredService<RouterRegistry>().ListLiveAsync(cancellationToken).ConfigureAwait(false);
-        var outcome = await services.GetRequiredService<RouterFence>().ConfirmAsync([.. routers.Select(r => r.Id)], timeout, cancellationToken).ConfigureAwait(false);
-        var lags = outcome.Confirmed.ToDictionary(c => c.Id, c => c.AfterMs, StringComparer.Ordinal);
-        Routers = [.. routers.Select(r => new RouterView(r.Id, r.Version, r.Addresses, r.Management, r.StartedAt, r.HeartbeatAt, r.CachedRoutes, r.StoreMode, r.LastChange, r.LastChangeAt,
-            lags.TryGetValue(r.Id, out var lag) ? lag : null))];
-        ProbeTimeoutMs = timeout.TotalMilliseconds;
+        var list = await HttpContext.RequestServices.GetRequiredService<RouterListing>().ListAsync(cancellationToken).ConfigureAwait(false);
+        Routers = list.Routers;
+        ProbeTimeoutMs = list.ProbeTimeoutMs;
     }
 }
