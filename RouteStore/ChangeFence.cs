@@ -27,20 +27,64 @@ public static class ChangeFence
         return false;
     }
 
-    public static string Ack(string token, string routerId) => token + " " + routerId;
+    private const string RateMarker = "\u0001rate:";
 
-    public static bool TryReadAck(string ack, out string token, out string routerId)
+    /// <summary>
+    /// A question in the same stream: how many requests did each router route for
+    /// <paramref name="frontendKey"/> in the last full second? Answered like a fence, with the count.
+    /// </summary>
+    public static string RateQuery(string token, string frontendKey) => RateMarker + token + ":" + frontendKey;
+
+    public static bool TryReadRateQuery(string message, out string token, out string frontendKey)
     {
-        ArgumentNullException.ThrowIfNull(ack);
-        var space = ack.IndexOf(' ', StringComparison.Ordinal);
-        if (space > 0 && space < ack.Length - 1)
+        ArgumentNullException.ThrowIfNull(message);
+        token = frontendKey = string.Empty;
+        if (!message.StartsWith(RateMarker, StringComparison.Ordinal))
         {
-            token = ack[..space];
-            routerId = ack[(space + 1)..];
-            return true;
+            return false;
         }
 
+        var colon = message.IndexOf(':', RateMarker.Length);
+        if (colon <= RateMarker.Length || colon == message.Length - 1)
+        {
+            return false;
+        }
+
+        token = message[RateMarker.Length..colon];
+        frontendKey = message[(colon + 1)..];
+        return true;
+    }
+
+    public static string Ack(string token, string routerId) => token + " " + routerId;
+
+    public static string Ack(string token, string routerId, long value) => token + " " + routerId + " " + value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static bool TryReadAck(string ack, out string token, out string routerId) => TryReadAck(ack, out token, out routerId, out _);
+
+    /// <summary>An answer: <c>&lt;token&gt; &lt;router id&gt;</c>, and for a rate query <c> &lt;count&gt;</c>.</summary>
+    public static bool TryReadAck(string ack, out string token, out string routerId, out long? value)
+    {
+        ArgumentNullException.ThrowIfNull(ack);
         token = routerId = string.Empty;
-        return false;
+        value = null;
+        var parts = ack.Split(' ');
+        if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
+        {
+            return false;
+        }
+
+        if (parts.Length == 3)
+        {
+            if (!long.TryParse(parts[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+            {
+                return false;
+            }
+
+            value = number;
+        }
+
+        token = parts[0];
+        routerId = parts[1];
+        return true;
     }
 }

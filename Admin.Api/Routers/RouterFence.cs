@@ -8,7 +8,11 @@ namespace Hipache.Aspire.Admin.Routers;
 public sealed record RouterConfirmation(string Id, double AfterMs);
 
 /// <summary>Which routers answered a fence within its bound, and which did not.</summary>
-internal sealed record FenceOutcome(IReadOnlyList<RouterConfirmation> Confirmed, IReadOnlyList<string> Pending, TimeSpan Waited);
+internal sealed record FenceOutcome(IReadOnlyList<RouterConfirmation> Confirmed, IReadOnlyList<string> Pending, TimeSpan Waited)
+{
+    /// <summary>What each router answered to a question (a rate query); empty for a fence.</summary>
+    public IReadOnlyDictionary<string, long> Values { get; init; } = new Dictionary<string, long>();
+}
 
 /// <summary>
 /// Finds out which routers serve everything written so far: publishes a fence on the change
@@ -43,7 +47,14 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
     /// Publishes a fence and waits up to <paramref name="bound"/> for every router in
     /// <paramref name="routerIds"/> to answer it. No routers: answered at once, nothing pending.
     /// </summary>
-    public async Task<FenceOutcome> ConfirmAsync(IReadOnlyCollection<string> routerIds, TimeSpan bound, CancellationToken cancellationToken)
+    public Task<FenceOutcome> ConfirmAsync(IReadOnlyCollection<string> routerIds, TimeSpan bound, CancellationToken cancellationToken) =>
+        AskAsync(routerIds, ChangeFence.Message, bound, cancellationToken);
+
+    /// <summary>How many requests each router routed for <paramref name="frontendKey"/> in its last full second (<see cref="FenceOutcome.Values"/>).</summary>
+    public Task<FenceOutcome> QueryRateAsync(IReadOnlyCollection<string> routerIds, string frontendKey, TimeSpan bound, CancellationToken cancellationToken) =>
+        AskAsync(routerIds, token => ChangeFence.RateQuery(token, frontendKey), bound, cancellationToken);
+
+    private async Task<FenceOutcome> AskAsync(IReadOnlyCollection<string> routerIds, Func<string, string> message, TimeSpan bound, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(routerIds);
         if (routerIds.Count == 0)
@@ -58,7 +69,7 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
         _waits[token] = wait;
         try
         {
-            await connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), ChangeFence.Message(token))
+            await connections.Write.PublishAsync(RedisChannel.Literal(connections.Keys.ChangeChannel), message(token))
                 .WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -104,9 +115,9 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
 
     private void OnAck(string ack)
     {
-        if (ChangeFence.TryReadAck(ack, out var token, out var routerId) && _waits.TryGetValue(token, out var wait))
+        if (ChangeFence.TryReadAck(ack, out var token, out var routerId, out var value) && _waits.TryGetValue(token, out var wait))
         {
-            wait.Confirm(routerId);
+            wait.Confirm(routerId, value);
         }
     }
 
@@ -117,11 +128,12 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
     {
         private readonly Dictionary<string, double?> _answers = routerIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => (double?)null, StringComparer.Ordinal);
         private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly Dictionary<string, long> _values = new(StringComparer.Ordinal);
         private int _unanswered = routerIds.Distinct(StringComparer.Ordinal).Count();
 
         public Task AllConfirmed => _all.Task;
 
-        public void Confirm(string routerId)
+        public void Confirm(string routerId, long? value)
         {
             lock (_answers)
             {
@@ -132,6 +144,11 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
                 }
 
                 _answers[routerId] = time.GetElapsedTime(started).TotalMilliseconds;
+                if (value is { } number)
+                {
+                    _values[routerId] = number;
+                }
+
                 if (--_unanswered == 0)
                 {
                     _all.TrySetResult();
@@ -145,7 +162,7 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
             {
                 var confirmed = _answers.Where(a => a.Value is not null).Select(a => new RouterConfirmation(a.Key, Math.Round(a.Value!.Value, 2))).OrderBy(c => c.Id, StringComparer.Ordinal).ToArray();
                 var pending = _answers.Where(a => a.Value is null).Select(a => a.Key).Order(StringComparer.Ordinal).ToArray();
-                return new FenceOutcome(confirmed, pending, waited);
+                return new FenceOutcome(confirmed, pending, waited) { Values = new Dictionary<string, long>(_values, StringComparer.Ordinal) };
             }
         }
     }

@@ -283,6 +283,7 @@ internal sealed partial class ProxyHandler
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private async ValueTask ForwardToBackendAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
     {
+        route.CountRequest(Environment.TickCount64);
         var tried = route.Backends.Length <= 64 ? 0UL : ulong.MaxValue;
         var triedMany = tried == ulong.MaxValue ? new bool[route.Backends.Length] : null;
         // Q11: a body is never replayed; a request whose body nothing has read yet (every connect

@@ -410,6 +410,9 @@ internal sealed partial class RouteCache
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
     public void InvalidateAll() => Interlocked.Increment(ref _generation);
 
+    /// <summary>The cached route of exactly <paramref name="frontendKey"/>, fresh or not (for its request rate); null when none is cached.</summary>
+    public RouteEntry? CachedRoute(string frontendKey) => _found.TryGet(frontendKey, out var slot) ? slot.Route : null;
+
     /// <summary>
     /// A background read of one key, with no request waiting on it: after a change at once, on its
     /// own (<paramref name="ahead"/> false); ahead of expiry in the next batch (see <see cref="SendRefreshBatches"/>).

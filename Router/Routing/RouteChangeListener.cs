@@ -112,6 +112,13 @@ internal sealed partial class RouteChangeListener(
             return;
         }
 
+        if (ChangeFence.TryReadRateQuery(message, out var query, out var frontendKey))
+        {
+            var requests = cache.CachedRoute(frontendKey)?.RequestsLastSecond(Environment.TickCount64) ?? 0;
+            connections.Write.Publish(RedisChannel.Literal(connections.Keys.AckChannel), ChangeFence.Ack(query, instance.Id, requests), CommandFlags.FireAndForget);
+            return;
+        }
+
         if (message.Length > 0)
         {
             cache.Invalidate(message);

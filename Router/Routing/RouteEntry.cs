@@ -53,11 +53,55 @@ internal sealed class RouteEntry : KeySlot
     private RouteEntry(RouteEntry matched, bool[] dead, int liveCount)
         : base(matched.Key, matched.ReadAt, matched.ReadSequence, matched.Generation)
     {
+        _rateOwner = matched._rateOwner ?? matched;
         Identifier = matched.Identifier;
         Backends = matched.Backends;
         Dead = dead;
         LiveCount = liveCount;
         Balancing = matched.Balancing;
+    }
+
+    // Requests counted per wall-clock second (the console's live rate, RequestRateQuery): the
+    // current second's count and the last full second's. An entry lives until its frontend
+    // changes (renewals keep it), so the rate survives refreshes; after a change it is whole again
+    // within two seconds. A variant made for a requested host's own dead set counts on its source.
+    private readonly RouteEntry? _rateOwner;
+    private long _rateSecond;
+    private long _rateCurrent;
+    private long _ratePrevious;
+
+    /// <summary>One more request routed by this entry, at <paramref name="nowMs"/> (Environment.TickCount64).</summary>
+    public void CountRequest(long nowMs)
+    {
+        if (_rateOwner is { } owner)
+        {
+            owner.CountRequest(nowMs);
+            return;
+        }
+
+        var second = nowMs / 1000;
+        var seen = Volatile.Read(ref _rateSecond);
+        if (seen != second && Interlocked.CompareExchange(ref _rateSecond, second, seen) == seen)
+        {
+            // One thread turns the second over; an increment racing it may land in the neighbour second.
+            var finished = Interlocked.Exchange(ref _rateCurrent, 0);
+            Volatile.Write(ref _ratePrevious, second == seen + 1 ? finished : 0);
+        }
+
+        Interlocked.Increment(ref _rateCurrent);
+    }
+
+    /// <summary>Requests in the last full second before <paramref name="nowMs"/>.</summary>
+    public long RequestsLastSecond(long nowMs)
+    {
+        if (_rateOwner is { } owner)
+        {
+            return owner.RequestsLastSecond(nowMs);
+        }
+
+        var second = nowMs / 1000;
+        var counted = Volatile.Read(ref _rateSecond);
+        return counted == second ? Volatile.Read(ref _ratePrevious) : counted == second - 1 ? Volatile.Read(ref _rateCurrent) : 0;
     }
 
     /// <summary>The key that matched (<c>www.example.com</c>, <c>*.example.com</c> or <c>*</c>).</summary>

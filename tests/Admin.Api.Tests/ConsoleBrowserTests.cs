@@ -72,6 +72,18 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Backend removed.");
         await Poll.UntilAsync(async () => new[] { await GetAsync(router, host), await GetAsync(router, host), await GetAsync(router, host) }, r => r.All(x => x == "backend=b"), TimeSpan.FromSeconds(10), "the router to serve only b");
 
+        // The live request rate: traffic for two seconds, then the page asks the router.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2.2);
+        while (DateTime.UtcNow < until)
+        {
+            Assert.Equal("backend=b", await GetAsync(router, host));
+        }
+
+        await page.ReloadAsync();
+        var rate = await page.Locator("#rate strong").TextContentAsync();
+        Assert.Matches(@"^[1-9][0-9]* req/s$", rate);
+        await Assertions.Expect(page.Locator("#rate")).ToContainTextAsync("1 of 1 routers answered");
+
         await page.GotoAsync(new Uri(Url, $"/console?match={Uri.EscapeDataString(host[..10] + "*")}").ToString());
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = host })).ToBeVisibleAsync();
         await ScreenshotAsync(page, "frontends");

@@ -1,5 +1,6 @@
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
+using Hipache.Aspire.Admin.Routers;
 using Hipache.Aspire.Admin.Validation;
 using Hipache.Aspire.RouteStore;
 using Microsoft.AspNetCore.Mvc;
@@ -39,6 +40,13 @@ public sealed class FrontendModel : PageModel
     public DateTimeOffset? DeadUntil { get; private set; }
 
     public IReadOnlyList<ProbeResult?> Probes { get; private set; } = [];
+
+    /// <summary>Requests routed for this frontend in the last full second, summed over the routers that answered.</summary>
+    public long? RequestRate { get; private set; }
+
+    public int RatesAnswered { get; private set; }
+
+    public int RoutersLive { get; private set; }
 
     public string? Conflict { get; private set; }
 
@@ -188,5 +196,17 @@ public sealed class FrontendModel : PageModel
         var balancing = await Reader.GetBalancingAsync(Key, cancellationToken).ConfigureAwait(false);
         Policy = Balancing.Name(balancing.Policy);
         Probes = await Reader.GetProbeResultsAsync([.. Frontend.Backends.Select(url => Balancing.ProbeTarget(url, balancing.HealthPath))], cancellationToken).ConfigureAwait(false);
+
+        // Live request rate: each router counts what it routed by this key; a router that does not
+        // answer within half a second is left out (and said so).
+        var routers = await HttpContext.RequestServices.GetRequiredService<RouterRegistry>().ListLiveAsync(cancellationToken).ConfigureAwait(false);
+        RoutersLive = routers.Count;
+        if (routers.Count > 0)
+        {
+            var rates = await HttpContext.RequestServices.GetRequiredService<RouterFence>()
+                .QueryRateAsync([.. routers.Select(r => r.Id)], Key, TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            RatesAnswered = rates.Values.Count;
+            RequestRate = rates.Values.Count > 0 ? rates.Values.Values.Sum() : null;
+        }
     }
 }
