@@ -30,15 +30,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await _service.InitializeAsync();
         // Real Kestrel before any client: the browser needs a port.
         _ = _service.KestrelUrl;
-        var chromium = Environment.GetEnvironmentVariable("HIPACHE_CHROMIUM") ?? "/usr/bin/chromium";
-        if (!File.Exists(chromium))
-        {
-            throw new InvalidOperationException($"No chromium at {chromium}: apt-get install chromium (or set HIPACHE_CHROMIUM). The console's browser tests need it.");
-        }
-
-        _playwright = await Playwright.CreateAsync();
-        // --no-sandbox: CI runs as root, where chromium refuses its sandbox.
-        _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = chromium, Headless = true, Args = ["--no-sandbox"] });
+        (_playwright, _browser) = await Browser.LaunchAsync();
     }
 
     public async ValueTask DisposeAsync()
@@ -210,24 +202,5 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync(Ct) : $"{(int)response.StatusCode}";
     }
 
-    /// <summary>Saved for reviewers under artifacts/screenshots at the repository root (or HIPACHE_ARTIFACTS).</summary>
-    private static async Task ScreenshotAsync(IPage page, string name)
-    {
-        var directory = Environment.GetEnvironmentVariable("HIPACHE_ARTIFACTS") is { Length: > 0 } artifacts
-            ? Path.Combine(artifacts, "screenshots")
-            : Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
-        Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(directory, $"console-{name}.png"), FullPage = true });
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Hipache.Aspire.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? Path.GetTempPath();
-    }
+    private static Task ScreenshotAsync(IPage page, string name) => Browser.ScreenshotAsync(page, "console-" + name);
 }

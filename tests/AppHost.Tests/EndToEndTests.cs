@@ -5,6 +5,7 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Hipache.Aspire.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Hipache.Aspire.AppHost.Tests;
@@ -26,8 +27,9 @@ public sealed class EndToEndTests
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromMinutes(4));
 
+        // With the dashboard, as `dotnet run` has it: the test looks at it in a browser at the end.
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(
-            [$"Parameters:admin-api-key={AdminKey}"], timeout.Token);
+            new DistributedApplicationTestingBuilderOptions { EnableDashboard = true }, [$"Parameters:admin-api-key={AdminKey}"], timeout.Token);
         await using var app = await builder.BuildAsync(timeout.Token);
         await app.StartAsync(timeout.Token);
 
@@ -80,6 +82,23 @@ public sealed class EndToEndTests
 
         using var unauthenticated = app.CreateHttpClient("admin", "http");
         Assert.Equal(HttpStatusCode.Unauthorized, (await unauthenticated.DeleteAsync("/v1/frontends/e2e.localhost", timeout.Token)).StatusCode);
+
+        // The dashboard, titled for the product, listing the router replicas; a screenshot for reviewers.
+        var dashboard = await app.GetDashboardUrlAsync(timeout.Token);
+        var (playwright, browser) = await Browser.LaunchAsync();
+        try
+        {
+            var page = await browser.NewPageAsync();
+            await page.GotoAsync(dashboard.ToString());
+            await Microsoft.Playwright.Assertions.Expect(page.GetByText("admin", new() { Exact = true }).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+            await Microsoft.Playwright.Assertions.Expect(page).ToHaveTitleAsync(new System.Text.RegularExpressions.Regex("Hipache\\.Aspire"));
+            await Browser.ScreenshotAsync(page, "dashboard-resources");
+        }
+        finally
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
     }
 
     /// <summary>The routed address of each live router once <paramref name="count"/> have announced themselves.</summary>
