@@ -7,11 +7,13 @@ namespace Hipache.Aspire.AppHost;
 
 /// <summary>
 /// Dashboard commands on the admin resource, done through the admin API itself (so they are
-/// authenticated, audited and validated like any other call): list the live routers, and clear
-/// a frontend's dead marks.
+/// authenticated, audited and validated like any other call): the routing table, the live
+/// routers, and clearing a frontend's dead marks.
 /// </summary>
 internal static class AdminCommands
 {
+    private static readonly string[] TableHead = ["| host | app | backends |", "|---|---|---|"];
+
     public static IResourceBuilder<ProjectResource> WithAdminCommands(this IResourceBuilder<ProjectResource> admin, IResourceBuilder<ParameterResource> adminKey)
     {
         var endpoint = admin.GetEndpoint("http");
@@ -33,6 +35,28 @@ internal static class AdminCommands
         {
             Description = "The live routers on this Redis, from the router registry (GET /v1/routers).",
             IconName = "Router",
+            UpdateState = HealthyOnly,
+        });
+
+        admin.WithCommand("routing-table", "Show routing table", async context =>
+        {
+            var (status, body) = await CallAsync(endpoint, adminKey, HttpMethod.Get, "/v1/frontends?limit=100", context.CancellationToken).ConfigureAwait(false);
+            if (status != 200)
+            {
+                return CommandResults.Failure($"GET /v1/frontends answered {status}: {body}");
+            }
+
+            using var document = JsonDocument.Parse(body);
+            var items = document.RootElement.GetProperty("items").EnumerateArray().ToArray();
+            var rows = items.Select(f =>
+                $"| {f.GetProperty("host").GetString()} | {f.GetProperty("app").GetString()} | {string.Join(", ", f.GetProperty("backends").EnumerateArray().Select(b => b.GetString()))} |");
+            var more = document.RootElement.TryGetProperty("nextCursor", out _) ? " (first 100; the console and `hipache frontends ls --all` show the rest)" : string.Empty;
+            var table = string.Join(Environment.NewLine, TableHead.Concat(rows));
+            return CommandResults.Success($"{items.Length} frontend(s){more}", table, CommandResultFormat.Markdown, displayImmediately: true);
+        }, new CommandOptions
+        {
+            Description = "The frontends and their backends (GET /v1/frontends, first 100).",
+            IconName = "Table",
             UpdateState = HealthyOnly,
         });
 

@@ -71,6 +71,9 @@ public sealed class EndToEndTests
         var listed = await commands.ExecuteCommandAsync("admin", "list-routers", timeout.Token);
         Assert.True(listed.Success, listed.Message);
         Assert.Equal("2 live router(s)", listed.Message);
+        var table = await commands.ExecuteCommandAsync("admin", "routing-table", timeout.Token);
+        Assert.True(table.Success, table.Message);
+        Assert.Equal("1 frontend(s)", table.Message);
         var cleared = await commands.ExecuteCommandAsync("admin", "clear-dead-marks",
             new InteractionInputCollection([new InteractionInput { Name = "host", InputType = InputType.Text, Value = "e2e.localhost" }]), timeout.Token);
         Assert.True(cleared.Success, cleared.Message);
