@@ -35,6 +35,30 @@ internal static class RedisProcesses
         return process;
     }
 
+    /// <summary>Kills a topology's processes and removes its directory (a process dying mid-write may leave a file; the OS cleans temp).</summary>
+    public static async Task StopAllAsync(IEnumerable<Process> processes, string directory)
+    {
+        foreach (var process in processes)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A node or Sentinel rewriting its config as it died.
+        }
+    }
+
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -70,28 +70,7 @@ public sealed class TestClusterRedis : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var (_, process) in _nodes)
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-
-            process.Dispose();
-        }
-
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A node writing nodes.conf as it died; the temp directory is cleaned by the OS.
-        }
-    }
+    public ValueTask DisposeAsync() => new(RedisProcesses.StopAllAsync(_nodes.Select(n => n.Process), _directory));
 
     private static async Task<bool> PingAsync(int port)
     {

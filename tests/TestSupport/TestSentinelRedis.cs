@@ -122,28 +122,7 @@ public sealed class TestSentinelRedis : IAsyncDisposable
         return newPrimary;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _sentinels.Select(s => s.Process).Concat(_servers.Values))
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-            }
-
-            process.Dispose();
-        }
-
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A Sentinel rewriting its config as it died; the temp directory is cleaned by the OS.
-        }
-    }
+    public ValueTask DisposeAsync() => new(RedisProcesses.StopAllAsync(_sentinels.Select(s => s.Process).Concat(_servers.Values), _directory));
 
     private static async Task<Process> StartServerAsync(string redisServer, int port, int? primary)
     {
