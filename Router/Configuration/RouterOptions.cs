@@ -23,6 +23,14 @@ public sealed class RouterOptions
     /// </summary>
     public IList<string> Urls { get; } = [];
 
+    /// <summary>
+    /// Routed listeners that speak HTTP/2 with prior knowledge (h2c) and nothing else, e.g.
+    /// <c>http://*:8081</c>: for HTTP/2 clients without TLS (an HTTP/1.1 client cannot use them).
+    /// Same routing, headers, error pages and limits as the other listeners; requests go through
+    /// the YARP forwarding path.
+    /// </summary>
+    public IList<string> H2cUrls { get; } = [];
+
     /// <summary>TLS listeners (Hipache's <c>https.bind</c>): one certificate per address, PEM files.</summary>
     public IList<TlsListenerOptions> Tls { get; } = [];
 

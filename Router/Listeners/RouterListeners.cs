@@ -17,6 +17,7 @@ public sealed class RouterListeners
     private readonly List<ListenOptions> _routed = [];
     private readonly List<ListenOptions> _management = [];
     private readonly HashSet<ListenOptions> _tls = [];
+    private readonly HashSet<ListenOptions> _h2c = [];
 
     /// <summary>The management port actually bound (known after start).</summary>
     public int ManagementPort => _management.Count == 0 ? -1 : _management[0].IPEndPoint?.Port ?? -1;
@@ -26,7 +27,7 @@ public sealed class RouterListeners
 
     /// <summary>The routed listeners as bound, <c>http://127.0.0.1:8080</c> (known after start).</summary>
     public IReadOnlyList<string> RoutedAddresses =>
-        [.. _routed.Where(l => l.IPEndPoint is not null).Select(l => $"{(_tls.Contains(l) ? "https" : "http")}://{Host(l.IPEndPoint!)}:{l.IPEndPoint!.Port}")];
+        [.. _routed.Where(l => l.IPEndPoint is not null).Select(l => $"{(_tls.Contains(l) ? "https" : _h2c.Contains(l) ? "h2c" : "http")}://{Host(l.IPEndPoint!)}:{l.IPEndPoint!.Port}")];
 
     /// <summary>The routed ports actually bound (known after start).</summary>
     public IReadOnlyList<int> RoutedPorts => [.. _routed.Select(l => l.IPEndPoint?.Port ?? -1)];
@@ -42,6 +43,21 @@ public sealed class RouterListeners
             }
 
             Listen(kestrel, address.Host, address.Port, _routed);
+        }
+
+        foreach (var url in options.H2cUrls)
+        {
+            var address = BindingAddress.Parse(url);
+            if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"Router:H2cUrls '{url}': an h2c listener is an http:// URL (HTTP/2 without TLS).");
+            }
+
+            Listen(kestrel, address.Host, address.Port, _routed, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                _h2c.Add(listen);
+            });
         }
 
         foreach (var tls in options.Tls)
