@@ -129,7 +129,6 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
         private readonly Dictionary<string, double?> _answers = routerIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => (double?)null, StringComparer.Ordinal);
         private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<string, long> _values = new(StringComparer.Ordinal);
-        private int _unanswered = routerIds.Distinct(StringComparer.Ordinal).Count();
 
         public Task AllConfirmed => _all.Task;
 
@@ -149,7 +148,8 @@ internal sealed partial class RouterFence(RedisConnections connections, TimeProv
                     _values[routerId] = number;
                 }
 
-                if (--_unanswered == 0)
+                // A handful of routers: the count is read off the answers rather than kept beside them.
+                if (!_answers.ContainsValue(null))
                 {
                     _all.TrySetResult();
                 }

@@ -31,8 +31,6 @@ public sealed class FrontendModel : PageModel
 
     public Frontend? Frontend { get; private set; }
 
-    public string? CurrentTag { get; private set; }
-
     public string Policy { get; private set; } = "random";
 
     public IReadOnlySet<int> Dead { get; private set; } = new HashSet<int>();
@@ -183,8 +181,8 @@ public sealed class FrontendModel : PageModel
     {
         var tagged = await Reader.GetTaggedFrontendAsync(Key, cancellationToken).ConfigureAwait(false);
         Frontend = tagged?.Frontend;
-        CurrentTag = tagged?.Tag;
-        Tag = CurrentTag;
+        // Edits made from the page carry the version it shows (a stale one is refused).
+        Tag = tagged?.Tag;
         if (Frontend is null)
         {
             return;
