@@ -2,6 +2,7 @@ using Hipache.Aspire.Admin;
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.Admin.Apps;
 using Hipache.Aspire.Admin.Auth;
+using Hipache.Aspire.Admin.Certificates;
 using Hipache.Aspire.Admin.Console;
 using Hipache.Aspire.Admin.Http;
 using Hipache.Aspire.Admin.Routers;
@@ -72,6 +73,7 @@ app.MapScalarApiReference(scalar => scalar.WithTitle("Hipache.Aspire admin API")
 app.MapDefaultEndpoints();
 app.MapFrontendsApi().AddEndpointFilter<WriteWaitFilter>();
 app.MapAppsApi().AddEndpointFilter<WriteWaitFilter>();
+app.MapCertificatesApi().AddEndpointFilter<WriteWaitFilter>();
 app.MapRoutersApi();
 app.MapRazorPages();
 app.Run();

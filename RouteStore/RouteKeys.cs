@@ -38,6 +38,8 @@ public sealed class RouteKeys
         RouterIndexKey = prefix + ExtensionPrefix + "routers";
         RouterKeyPrefix = prefix + ExtensionPrefix + "router:";
         AckChannel = prefix + ExtensionPrefix + "acks";
+        CertificateKeyPrefix = prefix + ExtensionPrefix + "cert:";
+        CertificateIndexKey = prefix + ExtensionPrefix + "certs";
     }
 
     /// <summary>Text glued in front of <c>frontend:</c> and <c>dead:</c> (the driver URL's <c>#prefix</c>).</summary>
@@ -99,6 +101,18 @@ public sealed class RouteKeys
     /// <c>&lt;token&gt; &lt;router id&gt;</c>, published once every change before the fence is applied.
     /// </summary>
     public string AckChannel { get; }
+
+    /// <summary>
+    /// Prefix of each stored TLS certificate: a hash (<c>chain</c> PEM, <c>key</c> the private key
+    /// encrypted by <see cref="Certificates.PrivateKeyProtector"/>, <c>not-after</c> and
+    /// <c>updated</c> Unix ms) per name: a host, a wildcard <c>*.example.com</c> or <c>_default</c>.
+    /// </summary>
+    public string CertificateKeyPrefix { get; }
+
+    /// <summary>Sorted set of every stored certificate name, scored by its not-after (Unix seconds), for renewal listings.</summary>
+    public string CertificateIndexKey { get; }
+
+    public string Certificate(string name) => CertificateKeyPrefix + name;
 
     public string RouterAnnouncement(string routerId) => RouterKeyPrefix + routerId;
 

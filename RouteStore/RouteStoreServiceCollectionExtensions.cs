@@ -9,7 +9,7 @@ namespace Hipache.Aspire.RouteStore;
 public static class RouteStoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the Redis connections, <see cref="RouteReader"/>, <see cref="RouteWriter"/>, <see cref="RouterRegistry"/> and a
+    /// Registers the Redis connections, <see cref="RouteReader"/>, <see cref="RouteWriter"/>, <see cref="RouterRegistry"/>, the certificate store and a
     /// <c>redis</c> readiness health check. The connection comes from <c>RouteStore:*</c> or, as
     /// Aspire provides it, <c>ConnectionStrings:{connectionName}</c>.
     /// </summary>
@@ -32,6 +32,12 @@ public static class RouteStoreServiceCollectionExtensions
         builder.Services.AddSingleton<RouteReader>();
         builder.Services.AddSingleton<RouteWriter>();
         builder.Services.AddSingleton<RouterRegistry>();
+        builder.Services.AddSingleton<IValidateOptions<Certificates.CertificateStoreOptions>, Certificates.CertificateStoreOptionsValidator>();
+        builder.Services.AddOptions<Certificates.CertificateStoreOptions>()
+            .Bind(builder.Configuration.GetSection(Certificates.CertificateStoreOptions.SectionName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<Certificates.PrivateKeyProtector>();
+        builder.Services.AddSingleton<Certificates.CertificateStore>();
         builder.Services.AddHealthChecks().AddCheck<RedisHealthCheck>("redis", unreachableStatus, ["ready"]);
         return builder;
     }

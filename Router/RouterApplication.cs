@@ -81,6 +81,7 @@ public static class RouterApplication
         builder.Services.AddSingleton<StickySessions>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StickySessions>());
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddSingleton<Tls.CertificateSelector>();
 
         var listeners = new RouterListeners();
         builder.Services.AddSingleton(listeners);
@@ -100,7 +101,7 @@ public static class RouterApplication
         });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            listeners.Configure(kestrel, routerOptions, routedUrls);
+            listeners.Configure(kestrel, routerOptions, routedUrls, kestrel.ApplicationServices.GetRequiredService<Tls.CertificateSelector>());
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = routerOptions.MaxRequestBodySize;
             kestrel.Limits.RequestHeadersTimeout = routerOptions.RequestHeadersTimeout;

@@ -86,6 +86,20 @@ public sealed class RouterOptions
     public int RouteCacheNegativeSize { get; set; } = 100_000;
 
     /// <summary>
+    /// Most client SNI names whose certificate (from the certificate store) is held in memory; a
+    /// name over the bound is read from Redis again on its next handshake. Names that resolve to no
+    /// stored certificate or to the default one are held apart, in a quarter of this, so that a
+    /// flood of random names never evicts real tenants' certificates.
+    /// </summary>
+    public int CertificateCacheSize { get; set; } = 10_000;
+
+    /// <summary>
+    /// How long a certificate read from the store is used before the next handshake refreshes it
+    /// in the background: a safety net, since certificate changes reach routers as messages.
+    /// </summary>
+    public TimeSpan CertificateCacheTtl { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Kestrel's zero-byte read before each receive on client connections: true holds no buffer
     /// for idle keep-alive connections (for very many idle clients); false (default) saves one
     /// syscall per request.

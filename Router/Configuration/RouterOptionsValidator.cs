@@ -38,6 +38,11 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add("Router:RouteCacheTtl must be more than 0 and Router:MaxStaleness at least as long.");
         }
 
+        if (options.CertificateCacheSize < 4 || options.CertificateCacheTtl <= TimeSpan.Zero)
+        {
+            errors.Add("Router:CertificateCacheSize must be at least 4 and Router:CertificateCacheTtl more than 0.");
+        }
+
         if (options.RouteCacheSize < 1 || options.RouteCacheNegativeSize < 1)
         {
             errors.Add("Router:RouteCacheSize and Router:RouteCacheNegativeSize must be at least 1.");

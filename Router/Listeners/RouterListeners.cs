@@ -1,8 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
+using System.Net.Security;
 using Hipache.Aspire.Router.Configuration;
+using Hipache.Aspire.Router.Tls;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace Hipache.Aspire.Router.Listeners;
 
@@ -32,7 +35,7 @@ public sealed class RouterListeners
     /// <summary>The routed ports actually bound (known after start).</summary>
     public IReadOnlyList<int> RoutedPorts => [.. _routed.Select(l => l.IPEndPoint?.Port ?? -1)];
 
-    internal void Configure(KestrelServerOptions kestrel, RouterOptions options, IEnumerable<string> routedUrls)
+    internal void Configure(KestrelServerOptions kestrel, RouterOptions options, IEnumerable<string> routedUrls, CertificateSelector? certificates)
     {
         foreach (var url in routedUrls)
         {
@@ -62,21 +65,40 @@ public sealed class RouterListeners
 
         foreach (var tls in options.Tls)
         {
-            var certificate = LoadCertificate(tls);
+            var certificate = LoadCertificate(tls, certificates?.IsEnabled == true);
             var chain = new X509Certificate2Collection();
             foreach (var ca in tls.Ca)
             {
                 chain.ImportFromPemFile(ca);
             }
 
-            Listen(kestrel, tls.Address, tls.Port, _routed, listen => _tls.Add(listen.UseHttps(https =>
+            // HTTP/2 by ALPN beside HTTP/1.1 (Kestrel's default for TLS, said here on purpose).
+            Listen(kestrel, tls.Address, tls.Port, _routed, listen =>
             {
-                https.ServerCertificate = certificate;
-                if (chain.Count > 0)
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                if (certificates?.IsEnabled == true)
                 {
-                    https.ServerCertificateChain = chain;
+                    // The certificate store first (by SNI), this listener's own files as the last fallback.
+                    listen.UseHttps(new TlsHandshakeCallbackOptions
+                    {
+                        OnConnection = certificates.SelectAsync,
+                        OnConnectionState = certificate is null ? null : SslStreamCertificateContext.Create(certificate, chain, offline: true),
+                    });
                 }
-            })));
+                else
+                {
+                    listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = certificate;
+                        if (chain.Count > 0)
+                        {
+                            https.ServerCertificateChain = chain;
+                        }
+                    });
+                }
+
+                _tls.Add(listen);
+            });
         }
 
         Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
@@ -85,8 +107,15 @@ public sealed class RouterListeners
     private static string Host(IPEndPoint endpoint) =>
         endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]" : endpoint.Address.ToString();
 
-    private static X509Certificate2 LoadCertificate(TlsListenerOptions tls)
+    private static X509Certificate2? LoadCertificate(TlsListenerOptions tls, bool storeEnabled)
     {
+        if (string.IsNullOrEmpty(tls.Cert) && string.IsNullOrEmpty(tls.Key))
+        {
+            return storeEnabled
+                ? null
+                : throw new InvalidOperationException($"TLS listener {tls.Address}:{tls.Port} has no certificate: set its Cert and Key files, or CertificateStore:Keys to serve certificates from the store.");
+        }
+
         try
         {
             return string.IsNullOrEmpty(tls.Passphrase)

@@ -1,4 +1,5 @@
 using Hipache.Aspire.RouteStore;
+using Hipache.Aspire.RouteStore.Certificates;
 using StackExchange.Redis;
 
 namespace Hipache.Aspire.Router.Routing;
@@ -15,6 +16,7 @@ internal sealed partial class RouteChangeListener(
     RouteCache cache,
     DeadMarkBook marks,
     RouterInstance instance,
+    Tls.CertificateSelector certificates,
     ILogger<RouteChangeListener> logger) : BackgroundService
 {
     // How long start-up waits for the subscriptions: a router that serves before it listens could
@@ -63,6 +65,7 @@ internal sealed partial class RouteChangeListener(
             await EnableKeyspaceNotificationsAsync().ConfigureAwait(false);
             // Anything cached before we listened may have missed a change.
             cache.InvalidateAll();
+            certificates.InvalidateAll();
             _subscribed.TrySetResult();
             LogListening(logger, connections.Keys.ChangeChannel);
             await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
@@ -119,6 +122,13 @@ internal sealed partial class RouteChangeListener(
             return;
         }
 
+        if (CertificateNames.TryReadChange(message, out var certificate))
+        {
+            certificates.OnChanged(certificate);
+            instance.ChangeApplied(message);
+            return;
+        }
+
         if (message.Length > 0)
         {
             cache.Invalidate(message);
@@ -147,8 +157,9 @@ internal sealed partial class RouteChangeListener(
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        // Changes published while we were away are lost to us: read every route again.
+        // Changes published while we were away are lost to us: read every route and certificate again.
         cache.InvalidateAll();
+        certificates.InvalidateAll();
         var endpoint = e.EndPoint is null ? "?" : Format(e.EndPoint);
         LogReconnected(logger, endpoint);
         _ = EnableKeyspaceNotificationsAsync();

@@ -17,6 +17,7 @@ namespace Hipache.Aspire.Router.Routing;
 internal sealed partial class StoreIdentityWatcher(
     RedisConnections connections,
     RouteCache cache,
+    Tls.CertificateSelector certificates,
     IOptions<RouterOptions> options,
     ILogger<StoreIdentityWatcher> logger) : BackgroundService
 {
@@ -59,6 +60,7 @@ internal sealed partial class StoreIdentityWatcher(
             {
                 LogStoreChanged(logger, gone ? "was gone (flushed?)" : "holds another token (another server, or flushed and claimed by another router)");
                 cache.InvalidateAll();
+                certificates.InvalidateAll();
             }
 
             _lastSeen = current;

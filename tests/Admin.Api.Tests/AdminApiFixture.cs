@@ -16,6 +16,12 @@ public sealed class AdminApiFixture : IAsyncLifetime
     public const string Key = "test-key-0123456789abcdef0123456789abcdef";
     public const string SecondKey = "test-key-fedcba9876543210fedcba9876543210";
 
+    /// <summary>The key (AES-256, base64) that protects stored private keys: id <c>test</c>.</summary>
+    public static readonly string CertificateKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Whether the certificate store is on (CertificateStore:Keys:test set).</summary>
+    public bool CertificateStore { get; init; } = true;
+
     private WebApplicationFactory<Program> _factory = null!;
 
     public TestRedis Redis { get; private set; } = null!;
@@ -49,6 +55,10 @@ public sealed class AdminApiFixture : IAsyncLifetime
             web.UseSetting("RouteStore:KeyPrefix", Prefix);
             web.UseSetting("Admin:ApiKeys:0", Key);
             web.UseSetting("Admin:ApiKeys:1", SecondKey);
+            if (CertificateStore)
+            {
+                web.UseSetting("CertificateStore:Keys:test", CertificateKey);
+            }
             Configure?.Invoke(web);
         });
     }
