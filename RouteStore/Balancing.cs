@@ -66,6 +66,12 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
 
     public bool IsDefault => Policy == BalancingPolicy.Random && StickyCookie is null && SlowStart <= TimeSpan.Zero && HealthPath is null;
 
+    /// <summary>
+    /// The frontend's HTTPS behaviour, read from the same hash (one read per miss for both) but
+    /// written apart (<see cref="RouteWriter.SetHttpsAsync"/>): balancing writes keep it.
+    /// </summary>
+    public HttpsPolicy Https { get; init; } = HttpsPolicy.None;
+
     /// <summary>The names the admin API and the stored hash use.</summary>
     public static string Name(BalancingPolicy policy) => policy switch
     {
@@ -109,10 +115,20 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
         var slowStart = TimeSpan.Zero;
         string? healthPath = null;
         Dictionary<string, int>? weights = null;
+        var redirect = false;
+        string? hsts = null;
         foreach (var entry in entries)
         {
             var field = entry.Name.ToString();
-            if (field == PolicyField)
+            if (field == HttpsPolicy.RedirectField)
+            {
+                redirect = entry.Value == 1;
+            }
+            else if (field == HttpsPolicy.HstsField && HttpsPolicy.IsHstsValue(entry.Value.ToString()))
+            {
+                hsts = entry.Value.ToString();
+            }
+            else if (field == PolicyField)
             {
                 _ = TryParsePolicy(entry.Value.ToString(), out policy);
             }
@@ -145,7 +161,10 @@ public sealed record Balancing(BalancingPolicy Policy, string? HashOn, IReadOnly
             policy = BalancingPolicy.Random;
         }
 
-        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky, slowStart, healthPath);
+        return new Balancing(policy, policy == BalancingPolicy.Hash ? hashOn : null, policy == BalancingPolicy.Weighted ? weights ?? NoWeights : NoWeights, sticky, slowStart, healthPath)
+        {
+            Https = redirect || hsts is not null ? new HttpsPolicy(redirect, hsts) : HttpsPolicy.None,
+        };
     }
 
     public HashEntry[] ToHash()

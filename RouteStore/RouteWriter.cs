@@ -337,16 +337,32 @@ public sealed class RouteWriter(RedisConnections connections)
     {
         ArgumentNullException.ThrowIfNull(balancing);
         var key = connections.Keys.Balancing(frontendKey);
-        var transaction = connections.Write.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(key);
-        if (!balancing.IsDefault)
-        {
-            _ = transaction.HashSetAsync(key, balancing.ToHash());
-        }
+        // Every balancing field goes, the HTTPS fields stay: one script on one key, atomic on
+        // Redis, Redis Cluster and Garnet alike.
+        var fields = balancing.IsDefault ? [] : balancing.ToHash().SelectMany(e => new[] { e.Name, e.Value }).ToArray();
+        await connections.Write.ScriptEvaluateAsync(ReplaceBalancingScript, [key], fields).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await PublishChangeAsync(frontendKey).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>Sets a frontend's HTTPS behaviour, keeping its balancing; <see cref="HttpsPolicy.None"/> removes it.</summary>
+    public async Task SetHttpsAsync(string frontendKey, HttpsPolicy https, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(https);
+        var key = connections.Keys.Balancing(frontendKey);
+        var transaction = connections.Write.CreateTransaction();
+        _ = https.Redirect ? transaction.HashSetAsync(key, HttpsPolicy.RedirectField, 1) : transaction.HashDeleteAsync(key, HttpsPolicy.RedirectField);
+        _ = https.Hsts is { } hsts ? transaction.HashSetAsync(key, HttpsPolicy.HstsField, hsts) : transaction.HashDeleteAsync(key, HttpsPolicy.HstsField);
         await ExecuteAsync(transaction, cancellationToken).ConfigureAwait(false);
         await PublishChangeAsync(frontendKey).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private const string ReplaceBalancingScript = """
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+          if field ~= 'https-redirect' and field ~= 'hsts' then redis.call('HDEL', KEYS[1], field) end
+        end
+        for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+        return 1
+        """;
 
     /// <summary>
     /// The shared sticky-session signing key: <paramref name="candidate"/> if none was set yet

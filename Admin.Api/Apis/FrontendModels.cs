@@ -48,3 +48,13 @@ public sealed record BalancingView(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? StickyCookie,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? SlowStartSeconds,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? HealthCheckPath);
+
+/// <summary>
+/// Body of <c>PUT /v1/frontends/{host}/https</c>, and what <c>GET</c> answers: <c>redirect</c>
+/// sends plain-HTTP requests to HTTPS (308); <c>hsts</c>, when present, adds
+/// <c>Strict-Transport-Security</c> to responses over HTTPS.
+/// </summary>
+public sealed record HttpsSettings(bool Redirect, HstsSettings? Hsts);
+
+/// <summary>RFC 6797's directives: <c>maxAgeSeconds</c> (0 tells browsers to forget), <c>includeSubDomains</c>, <c>preload</c>.</summary>
+public sealed record HstsSettings(long? MaxAgeSeconds, bool IncludeSubDomains = false, bool Preload = false);

@@ -35,7 +35,83 @@ internal static class FrontendsApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapDelete("/{host}/balancing", DeleteBalancingAsync).WithName("DeleteBalancing").WithSummary("Goes back to Hipache's random choice.")
             .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapGet("/{host}/https", GetHttpsAsync).WithName("GetHttps").WithSummary("Reads the frontend's HTTPS redirect and HSTS settings.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPut("/{host}/https", PutHttpsAsync).WithName("PutHttps").WithSummary("Redirects plain HTTP to HTTPS (308) and/or sends Strict-Transport-Security over HTTPS.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{host}/https", DeleteHttpsAsync).WithName("DeleteHttps").WithSummary("Neither redirect nor HSTS (Hipache's behaviour).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return group;
+    }
+
+    private static async Task<Results<Ok<HttpsSettings>, ProblemHttpResult, ValidationProblem>> GetHttpsAsync(
+        string host, RouteReader reader, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        return TypedResults.Ok(ViewOf((await reader.GetBalancingAsync(key, cancellationToken).ConfigureAwait(false)).Https));
+    }
+
+    private static async Task<Results<Ok<HttpsSettings>, ProblemHttpResult, ValidationProblem>> PutHttpsAsync(
+        string host, HttpsSettings body, RouteReader reader, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var hostError))
+        {
+            errors["host"] = [hostError!];
+        }
+
+        var https = RouteValidation.ReadHttps(body, errors);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        await writer.SetHttpsAsync(key, https!, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "put-https", key, $"redirect={https!.Redirect} hsts={https.Hsts ?? "off"}");
+        return TypedResults.Ok(ViewOf(https));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> DeleteHttpsAsync(
+        string host, RouteReader reader, RouteWriter writer, ClaimsPrincipal user, AdminAudit audit, CancellationToken cancellationToken)
+    {
+        if (!RouteValidation.TryNormalizeHost(host, out var key, out var error))
+        {
+            return Problems.Invalid("host", error!);
+        }
+
+        if (await reader.GetFrontendAsync(key, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"No frontend '{key}'.");
+        }
+
+        await writer.SetHttpsAsync(key, HttpsPolicy.None, cancellationToken).ConfigureAwait(false);
+        audit.Record(user, "delete-https", key, "off");
+        return TypedResults.NoContent();
+    }
+
+    private static HttpsSettings ViewOf(HttpsPolicy https)
+    {
+        if (https.Hsts is not { } hsts)
+        {
+            return new HttpsSettings(https.Redirect, null);
+        }
+
+        var (maxAge, subDomains, preload) = HttpsPolicy.ParseHsts(hsts);
+        return new HttpsSettings(https.Redirect, new HstsSettings(maxAge, subDomains, preload));
     }
 
     private static async Task<Results<Ok<BalancingView>, ProblemHttpResult, ValidationProblem>> GetBalancingAsync(

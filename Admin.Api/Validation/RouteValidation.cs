@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hipache.Aspire.Admin.Apis;
 using Hipache.Aspire.RouteStore;
 
@@ -294,5 +295,39 @@ internal static class RouteValidation
         }
 
         return hosts;
+    }
+
+    /// <summary>The HTTPS settings of a PUT, or null with the errors by field (hstspreload.org's rules for <c>preload</c>).</summary>
+    public static HttpsPolicy? ReadHttps(HttpsSettings? body, Dictionary<string, string[]> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (body is null)
+        {
+            errors["body"] = ["A body { redirect, hsts? } is required."];
+            return null;
+        }
+
+        if (body.Hsts is not { } hsts)
+        {
+            return new HttpsPolicy(body.Redirect, null);
+        }
+
+        var problems = new List<string>();
+        if (hsts.MaxAgeSeconds is not { } maxAge || maxAge is < 0 or > HttpsPolicy.MaxAgeLimit)
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"maxAgeSeconds is required, 0 (browsers forget the policy) to {HttpsPolicy.MaxAgeLimit} (two years)."));
+        }
+        else if (hsts.Preload && (!hsts.IncludeSubDomains || maxAge < HttpsPolicy.PreloadMinimumMaxAge))
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"preload needs includeSubDomains and a maxAgeSeconds of at least {HttpsPolicy.PreloadMinimumMaxAge} (one year), as the preload list requires."));
+        }
+
+        if (problems.Count > 0)
+        {
+            errors["hsts"] = [.. problems];
+            return null;
+        }
+
+        return new HttpsPolicy(body.Redirect, HttpsPolicy.HstsValue(hsts.MaxAgeSeconds!.Value, hsts.IncludeSubDomains, hsts.Preload));
     }
 }

@@ -86,6 +86,12 @@ public sealed class RouterOptions
     public int RouteCacheNegativeSize { get; set; } = 100_000;
 
     /// <summary>
+    /// The port in the Location of HTTPS redirects (a frontend's <c>redirect</c> setting): 443 is
+    /// left out of the URL; set it to the public HTTPS port when that is another.
+    /// </summary>
+    public int HttpsRedirectPort { get; set; } = 443;
+
+    /// <summary>
     /// Most client SNI names whose certificate (from the certificate store) is held in memory; a
     /// name over the bound is read from Redis again on its next handshake. Names that resolve to no
     /// stored certificate or to the default one are held apart, in a quarter of this, so that a

@@ -38,6 +38,11 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add("Router:RouteCacheTtl must be more than 0 and Router:MaxStaleness at least as long.");
         }
 
+        if (options.HttpsRedirectPort is < 1 or > 65535)
+        {
+            errors.Add("Router:HttpsRedirectPort must be a port (1-65535).");
+        }
+
         if (options.CertificateCacheSize < 4 || options.CertificateCacheTtl <= TimeSpan.Zero)
         {
             errors.Add("Router:CertificateCacheSize must be at least 4 and Router:CertificateCacheTtl more than 0.");

@@ -62,6 +62,28 @@ internal sealed class ForwardedHeaders
         return -1;
     }
 
+    /// <summary>
+    /// Whether the client reached us over HTTPS: this connection is TLS, or a trusted proxy in front
+    /// (Router:TrustedProxies) terminated TLS and says so in X-Forwarded-Proto.
+    /// </summary>
+    public bool ClientUsedHttps(HttpContext context)
+    {
+        if (context.Request.IsHttps)
+        {
+            return true;
+        }
+
+        if (_hipache || !IsTrusted(context.Connection.RemoteIpAddress))
+        {
+            return false;
+        }
+
+        var proto = context.Request.Headers["X-Forwarded-Proto"].ToString();
+        var comma = proto.IndexOf(',', StringComparison.Ordinal);
+        // The first value is the client's own hop.
+        return (comma < 0 ? proto : proto[..comma]).Trim().Equals("https", StringComparison.OrdinalIgnoreCase);
+    }
+
     public Decision Decide(HttpContext context)
     {
         var connection = context.Connection;

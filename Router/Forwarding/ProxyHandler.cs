@@ -44,6 +44,9 @@ internal sealed partial class ProxyHandler
     private readonly bool _debug;
     private readonly bool _perFrontendMetrics;
     private readonly bool _allowTrace;
+    private readonly ForwardedHeaders _forwardedHeaders;
+    private readonly int _httpsRedirectPort;
+    private readonly string _httpsRedirectPortText;
 
     public ProxyHandler(
         IHttpForwarder forwarder,
@@ -59,6 +62,7 @@ internal sealed partial class ProxyHandler
         FrontendConcurrencyLimiter limiter,
         StickySessions sticky,
         RequestSpans spans,
+        ForwardedHeaders forwardedHeaders,
         IOptions<RouterOptions> options,
         ILogger<ProxyHandler> logger)
     {
@@ -84,6 +88,9 @@ internal sealed partial class ProxyHandler
         _debug = o.Debug || o.Compatibility == CompatibilityMode.Hipache;
         _perFrontendMetrics = o.PerFrontendMetrics;
         _allowTrace = o.AllowTrace;
+        _forwardedHeaders = forwardedHeaders;
+        _httpsRedirectPort = o.HttpsRedirectPort;
+        _httpsRedirectPortText = o.HttpsRedirectPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         _requestConfig = new ForwarderRequestConfig
         {
             // Hipache speaks HTTP/1.1 to every backend (hipache-compat 5.2).
@@ -253,6 +260,27 @@ internal sealed partial class ProxyHandler
 
     private ValueTask ForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)
     {
+        if (route.Https is { } https)
+        {
+            var secure = _forwardedHeaders.ClientUsedHttps(context);
+            if (https.Redirect && !secure)
+            {
+                return RedirectToHttps(context, hostHeader);
+            }
+
+            if (https.Hsts is { } hsts && secure)
+            {
+                // RFC 6797 7.2: only over a secure transport. Set as the response starts, so that it
+                // replaces a backend's own value and is on the router's error pages too.
+                context.Response.OnStarting(static state =>
+                {
+                    var (response, value) = ((HttpResponse, string))state;
+                    response.Headers.StrictTransportSecurity = value;
+                    return Task.CompletedTask;
+                }, (context.Response, hsts));
+            }
+        }
+
         if (!_limiter.IsEnabled)
         {
             return ForwardToBackendAsync(context, route, hostHeader, trace);
@@ -265,6 +293,25 @@ internal sealed partial class ProxyHandler
         }
 
         return LimitedForwardAsync(context, route, hostHeader, trace);
+    }
+
+    /// <summary>308 (method and body kept, RFC 9110 15.4.9) to the same host, path and query over HTTPS.</summary>
+    private ValueTask RedirectToHttps(HttpContext context, string hostHeader)
+    {
+        var request = context.Request;
+        var host = HostWithoutPort(hostHeader);
+        var location = _httpsRedirectPort == 443
+            ? string.Concat("https://", host, request.PathBase.ToUriComponent(), request.Path.ToUriComponent(), request.QueryString.ToUriComponent())
+            : string.Concat("https://", host, ":", _httpsRedirectPortText, request.PathBase.ToUriComponent(), request.Path.ToUriComponent(), request.QueryString.ToUriComponent());
+        return Answer(context, StatusCodes.Status308PermanentRedirect, "Moved to HTTPS", new(HeaderNames.Location, location));
+    }
+
+    private static string HostWithoutPort(string hostHeader)
+    {
+        var host = hostHeader.Trim();
+        var close = host.LastIndexOf(']');
+        var colon = host.LastIndexOf(':');
+        return colon > close ? host[..colon] : host;
     }
 
     private async ValueTask LimitedForwardAsync(HttpContext context, RouteEntry route, string hostHeader, RequestTrace? trace)

@@ -36,6 +36,7 @@ internal sealed class RouteEntry : KeySlot
 
         (Dead, LiveCount) = DeadOf(key, read.DeadIndexes, Backends, marks, null);
         Balancing = RouteBalancing.For(read.Policy, Backends);
+        Https = read.Policy.Https.IsNone ? null : read.Policy.Https;
         var now = Environment.TickCount64;
         for (var i = 0; i < Backends.Length; i++)
         {
@@ -59,6 +60,7 @@ internal sealed class RouteEntry : KeySlot
         Dead = dead;
         LiveCount = liveCount;
         Balancing = matched.Balancing;
+        Https = matched.Https;
     }
 
     // Requests counted per wall-clock second (the console's live rate, RequestRateQuery): the
@@ -120,13 +122,17 @@ internal sealed class RouteEntry : KeySlot
     /// <summary>The frontend's balancing policy and its state; null for Hipache's random choice.</summary>
     public RouteBalancing? Balancing { get; }
 
+    /// <summary>The frontend's HTTPS redirect and HSTS; null for neither (Hipache's behaviour).</summary>
+    public HttpsPolicy? Https { get; }
+
     /// <summary>Whether <paramref name="read"/> says what this entry says, dead backends included (renewal, see <see cref="KeySlot.TryRenew"/>).</summary>
     public bool Matches(FrontendRead read, DeadMarkBook marks)
     {
         ArgumentNullException.ThrowIfNull(read);
         ArgumentNullException.ThrowIfNull(marks);
         if (!read.Exists || !string.Equals(read.Identifier, Identifier, StringComparison.Ordinal) || read.Backends.Length != Backends.Length
-            || !(Balancing is null ? read.Policy.IsDefault : Balancing.Settings.SameAs(read.Policy)))
+            || !(Balancing is null ? read.Policy.IsDefault : Balancing.Settings.SameAs(read.Policy))
+            || !Equals(Https ?? HttpsPolicy.None, read.Policy.Https))
         {
             return false;
         }

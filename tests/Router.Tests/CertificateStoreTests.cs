@@ -113,7 +113,7 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
     [Fact]
     public async Task The_listeners_own_certificate_is_the_last_fallback_and_a_key_the_router_cannot_decrypt_is_not_used()
     {
-        using var files = new TempPem(_ca.Issue(["listener.invalid"]));
+        using var files = new PemFiles(_ca.Issue(["listener.invalid"]));
         // This router has a key id the writer did not use: nothing stored decrypts here.
         var otherKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
         await using var router = await StartAsync(new Dictionary<string, string?>
@@ -217,11 +217,7 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
     private static Task PutAsync(RunningRouter router, string name, TestCertificate certificate) =>
         router.Services.GetRequiredService<CertificateStore>().PutAsync(Stored(router.Services.GetRequiredService<PrivateKeyProtector>(), name, certificate), Ct);
 
-    private static int TlsPort(RunningRouter router)
-    {
-        var address = router.Services.GetRequiredService<RouterListeners>().RoutedAddresses.Single(a => a.StartsWith("https://", StringComparison.Ordinal));
-        return new Uri(address).Port;
-    }
+    private static int TlsPort(RunningRouter router) => TlsTestClient.Port(router);
 
     private async Task<string> FingerprintAsync(RunningRouter router, string? serverName)
     {
@@ -241,37 +237,9 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
         }
     }
 
-    /// <summary>An HttpClient that connects every https URL to the router's TLS port (SNI = the URL's host) and accepts the test CA.</summary>
-    private HttpClient TlsClient(RunningRouter router)
-    {
-        var port = TlsPort(router);
-        var ca = _ca.Ca;
-        return new HttpClient(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            ConnectCallback = async (context, token) =>
-            {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await socket.ConnectAsync(IPAddress.Loopback, port, token);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, certificate, _, _) => Trusted(certificate, ca) },
-        });
-    }
+    private HttpClient TlsClient(RunningRouter router) => TlsTestClient.Create(router, _ca.Ca);
 
-    private static bool Trusted(X509Certificate? certificate, X509Certificate2 ca)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-    }
+    private static bool Trusted(X509Certificate? certificate, X509Certificate2 ca) => TlsTestClient.Trusted(certificate, ca);
 
     /// <summary>One raw TLS connection: the certificate it got, and HTTP/1.1 requests over it.</summary>
     private sealed class TlsConnection : IAsyncDisposable
@@ -339,26 +307,5 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
             await _ssl.DisposeAsync();
             _tcp.Dispose();
         }
-    }
-
-    /// <summary>A certificate and key as PEM files for the listener's own (Hipache-style) configuration.</summary>
-    private sealed class TempPem : IDisposable
-    {
-        private readonly string _directory = Directory.CreateTempSubdirectory("hipache-tls-").FullName;
-
-        public TempPem(TestCertificate certificate)
-        {
-            Certificate = certificate;
-            File.WriteAllText(CertPath, certificate.ChainPem);
-            File.WriteAllText(KeyPath, certificate.KeyPem);
-        }
-
-        public TestCertificate Certificate { get; }
-
-        public string CertPath => Path.Combine(_directory, "cert.pem");
-
-        public string KeyPath => Path.Combine(_directory, "key.pem");
-
-        public void Dispose() => Directory.Delete(_directory, recursive: true);
     }
 }

@@ -61,3 +61,25 @@ public sealed class TestCertificates : IDisposable
         Ca.Dispose();
     }
 }
+
+/// <summary>A certificate chain and its key as PEM files (a listener's own, Hipache-style configuration), deleted on dispose.</summary>
+public sealed class PemFiles : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("hipache-tls-").FullName;
+
+    public PemFiles(TestCertificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        Certificate = certificate;
+        File.WriteAllText(CertPath, certificate.ChainPem);
+        File.WriteAllText(KeyPath, certificate.KeyPem);
+    }
+
+    public TestCertificate Certificate { get; }
+
+    public string CertPath => Path.Combine(_directory, "cert.pem");
+
+    public string KeyPath => Path.Combine(_directory, "key.pem");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}
