@@ -14,7 +14,8 @@ public sealed class CertificateStoreOptions
     public const string SectionName = "CertificateStore";
 
     /// <summary>
-    /// Key id to key (base64 of 32 random bytes, AES-256). Several keys allow rotation: new uploads
+    /// Key id to key: base64 of 32 random bytes (AES-256), or a random text of at least 32
+    /// characters (a generated secret parameter), stretched with HKDF. Several keys allow rotation: new uploads
     /// use <see cref="ActiveKey"/>, every listed key still decrypts what it protected.
     /// </summary>
     public IDictionary<string, string> Keys { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -43,7 +44,7 @@ public sealed partial class CertificateStoreOptionsValidator : IValidateOptions<
 
             if (!PrivateKeyProtector.TryDecodeKey(value, out _))
             {
-                failures.Add($"CertificateStore:Keys:{id}: not the base64 of 32 bytes (generate one with: openssl rand -base64 32).");
+                failures.Add($"CertificateStore:Keys:{id}: neither the base64 of 32 bytes (generate one with: openssl rand -base64 32) nor a text of at least {PrivateKeyProtector.MinimumTextKeyLength} characters.");
             }
         }
 

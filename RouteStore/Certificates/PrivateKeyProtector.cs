@@ -82,6 +82,14 @@ public sealed class PrivateKeyProtector
         return plain;
     }
 
+    /// <summary>Shortest key given as text rather than as 32 base64 bytes (about 190 bits from letters and digits).</summary>
+    internal const int MinimumTextKeyLength = 32;
+
+    /// <summary>
+    /// The AES-256 key of a configured value: the base64 of exactly 32 bytes as it is, or else a
+    /// text of at least <see cref="MinimumTextKeyLength"/> characters (a generated secret
+    /// parameter) stretched to 32 bytes with HKDF-SHA256.
+    /// </summary>
     internal static bool TryDecodeKey(string? value, out byte[] key)
     {
         key = [];
@@ -90,16 +98,26 @@ public sealed class PrivateKeyProtector
             return false;
         }
 
+        var text = value.Trim();
         try
         {
-            key = Convert.FromBase64String(value.Trim());
+            key = Convert.FromBase64String(text);
+            if (key.Length == 32)
+            {
+                return true;
+            }
         }
         catch (FormatException)
+        {
+        }
+
+        if (text.Length < MinimumTextKeyLength)
         {
             return false;
         }
 
-        return key.Length == 32;
+        key = HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(text), 32, salt: [], info: Encoding.UTF8.GetBytes("hipache-aspire certificate store key"));
+        return true;
     }
 
     private static byte[] AssociatedData(string name) => Encoding.UTF8.GetBytes("hipache-aspire certificate key:" + name);

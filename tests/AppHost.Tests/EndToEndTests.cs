@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -66,6 +67,18 @@ public sealed class EndToEndTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.StartsWith("Hello from demo-a", await response.Content.ReadAsStringAsync(timeout.Token), StringComparison.Ordinal);
 
+        // HTTPS on the router: the dev run's self-signed localhost certificate first, then a tenant's
+        // own, uploaded through the admin API and served from the next handshake on.
+        var https = app.GetEndpoint("router", "https");
+        Assert.Equal("localhost", (await TlsRequestAsync(https, "e2e.localhost", timeout.Token)).Certificate.GetNameInfo(X509NameType.DnsName, false));
+        using var ca = new TestCertificates();
+        var tenant = ca.Issue(["e2e.localhost"]);
+        var upload = await admin.PutAsJsonAsync("/v1/certificates/e2e.localhost?wait=30s", new { certificate = tenant.ChainPem, key = tenant.KeyPem }, timeout.Token);
+        Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
+        var (served, body) = await TlsRequestAsync(https, "e2e.localhost", timeout.Token);
+        Assert.Equal(tenant.Fingerprint, served.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256));
+        Assert.StartsWith("Hello from demo-a", body, StringComparison.Ordinal);
+
         // The dashboard's commands on the admin resource go through the admin API.
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
         var listed = await commands.ExecuteCommandAsync("admin", "list-routers", timeout.Token);
@@ -102,6 +115,32 @@ public sealed class EndToEndTests
             await browser.DisposeAsync();
             playwright.Dispose();
         }
+    }
+
+    /// <summary>GET /hello over HTTPS with <paramref name="serverName"/> as SNI and Host, to the router's https endpoint: the certificate it got and the body.</summary>
+    private static async Task<(X509Certificate2 Certificate, string Body)> TlsRequestAsync(Uri endpoint, string serverName, CancellationToken ct)
+    {
+        X509Certificate2? seen = null;
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await socket.ConnectAsync(endpoint.Host, endpoint.Port, token);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            },
+            // The test looks at which certificate was served; trust is not the question here.
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                {
+                    seen = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                    return seen is not null;
+                },
+            },
+        });
+        var body = await client.GetStringAsync(new Uri($"https://{serverName}:{endpoint.Port}/hello"), ct);
+        return (seen!, body);
     }
 
     /// <summary>The routed address of each live router once <paramref name="count"/> have announced themselves.</summary>

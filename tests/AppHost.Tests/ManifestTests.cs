@@ -43,5 +43,9 @@ public sealed class ManifestTests
         Assert.Equal(["redis"], kinds.Where(r => r.Type == "container.v0").Select(r => r.Name));
         Assert.Equal(["admin", "router"], kinds.Where(r => r.Type == "project.v0").Select(r => r.Name).Order());
         Assert.Equal("parameter.v0", TypeOf("admin-api-key"));
+        Assert.Equal("parameter.v0", TypeOf("certificate-store-key"));
+        Assert.Equal("{certificate-store-key.value}", resources.GetProperty("router").GetProperty("env").GetProperty("CertificateStore__Keys__k1").GetString());
+        // The dev run's self-signed certificate and its HTTPS port stay local.
+        Assert.False(resources.GetProperty("router").GetProperty("env").TryGetProperty("Router__Tls__0__Cert", out _));
     }
 }

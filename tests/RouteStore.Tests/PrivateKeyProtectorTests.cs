@@ -52,6 +52,12 @@ public sealed class PrivateKeyProtectorTests
         Assert.True(validator.Validate(null, Options(("a", KeyA))).Succeeded);
         Assert.True(validator.Validate(null, new CertificateStoreOptions()).Succeeded);
         Assert.Contains("32 bytes", validator.Validate(null, Options(("a", "c2hvcnQ="))).FailureMessage, StringComparison.Ordinal);
+        // A long random text (a generated Aspire parameter) is a key too, stretched with HKDF; the same text is the same key.
+        var text = "Zq8xTn2LwR5vBy7cKd1mPf4hJs9gXa3eUo6iNt0b";
+        Assert.True(validator.Validate(null, Options(("a", text))).Succeeded);
+        var stored = Protector(("a", text)).Protect("h.test", [1, 2, 3]);
+        Assert.Equal(new byte[] { 1, 2, 3 }, Protector(("a", text)).Unprotect("h.test", stored));
+        Assert.ThrowsAny<CryptographicException>(() => Protector(("a", text + "x")).Unprotect("h.test", stored));
         Assert.Contains("ActiveKey", validator.Validate(null, Options(("a", KeyA), ("b", KeyB))).FailureMessage, StringComparison.Ordinal);
         Assert.Contains("key id", validator.Validate(null, Options(("bad id!", KeyA))).FailureMessage, StringComparison.Ordinal);
         var missing = Options(("a", KeyA));
