@@ -23,6 +23,8 @@ try
         "load" => await FrontendLoader.RunAsync(FrontendLoaderOptions.From(options), stop.Token),
         "admin-churn" => await AdminChurn.RunAsync(AdminChurnOptions.From(options), stop.Token),
         "backend" => await FaultBackend.RunAsync(options, stop.Token),
+        "certs" => await CertificateLoader.RunAsync(options, stop.Token),
+        "handshakes" => await Handshakes.RunAsync(options, stop.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

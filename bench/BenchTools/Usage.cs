@@ -25,6 +25,15 @@ internal static class Usage
           --check true|false              after each call poll the router until it reflects it (default true)
           --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
 
+        certs        writes N certificates into the certificate store (host i: c<i, 6 digits>.tls.local)
+          --redis <connection string>     required
+          --key <certificate store key>   required: the routers' CertificateStore:Keys value (id "bench")
+          --count <N>                     certificates (default 10000)
+
+        handshakes   one TLS handshake per stored name with it as SNI, one at a time: a cold pass, then a warm one
+          --port <p>                      required: the router's TLS listener on 127.0.0.1
+          --count <N>                     names c000000..c<N-1> (default 10000)
+
         backend      an HTTP/1.1 keep-alive server answering 100 bytes (bench/faults.sh)
           --port <p>                      required
           --slow-after <s>                from this many seconds after start, delay every answer (default 0: never)
