@@ -38,6 +38,7 @@ internal sealed partial class ProxyHandler
     private readonly ILogger<ProxyHandler> _logger;
     private readonly RequestSpans _spans;
     private readonly ForwarderRequestConfig _requestConfig;
+    private readonly ForwarderRequestConfig _http2RequestConfig;
     private readonly int _retryOnError;
     private readonly int _unknownHostStatus;
     private readonly bool _hipacheMode;
@@ -92,6 +93,10 @@ internal sealed partial class ProxyHandler
             // Q18: a backend silent for tcpTimeout gets 504 instead of a cut client.
             ActivityTimeout = o.TcpTimeout > TimeSpan.Zero ? o.TcpTimeout : Timeout.InfiniteTimeSpan,
         };
+        // An h2c:// backend (gRPC): HTTP/2 with prior knowledge, exactly. SocketsHttpHandler speaks
+        // h2c to an http:// destination only for 2.0 with RequestVersionExact; OrLower would fall
+        // back to HTTP/1.1, which breaks gRPC (trailers) instead of failing.
+        _http2RequestConfig = _requestConfig with { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -329,7 +334,8 @@ internal sealed partial class ProxyHandler
             backend.Started();
             try
             {
-                outcome = native
+                // An h2c:// backend needs HTTP/2, which only the YARP path speaks.
+                outcome = native && !backend.IsHttp2
                     ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
                     : await SendWithYarpAsync(context, backend, trace).ConfigureAwait(false);
             }
@@ -413,10 +419,11 @@ internal sealed partial class ProxyHandler
 
     private async Task<ForwardOutcome> SendWithYarpAsync(HttpContext context, BackendAddress backend, RequestTrace? trace)
     {
+        var config = backend.IsHttp2 ? _http2RequestConfig : _requestConfig;
         ForwarderError error;
         if (trace is null || !_accessLog.IsEnabled)
         {
-            error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+            error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, config, _transformer).ConfigureAwait(false);
         }
         else
         {
@@ -426,7 +433,7 @@ internal sealed partial class ProxyHandler
             context.Response.Body = counting;
             try
             {
-                error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+                error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, config, _transformer).ConfigureAwait(false);
             }
             finally
             {
