@@ -148,7 +148,7 @@ internal sealed partial class ProxyHandler
                     request.Method,
                     Target(context),
                     request.Protocol,
-                    context.Response.StatusCode,
+                    trace.AnsweredStatus != 0 ? trace.AnsweredStatus : context.Response.StatusCode,
                     trace.ResponseBytes,
                     request.Headers.Referer.ToString(),
                     request.Headers.UserAgent.ToString(),
@@ -231,7 +231,7 @@ internal sealed partial class ProxyHandler
     {
         LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader, trace),
         LookupStatus.NotFound when _hipacheMode && HasOriginalSpelling(hostHeader) => LookupOriginalSpellingAsync(context, hostHeader, trace),
-        LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found"),
+        LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found", grpc: GrpcStatus.Unimplemented),
         _ => Answer(context, StatusCodes.Status503ServiceUnavailable, "routing table unavailable"),
     };
 
@@ -252,7 +252,7 @@ internal sealed partial class ProxyHandler
         }
         else
         {
-            await Answer(context, _unknownHostStatus, "frontend not found").ConfigureAwait(false);
+            await Answer(context, _unknownHostStatus, "frontend not found", grpc: GrpcStatus.Unimplemented).ConfigureAwait(false);
         }
     }
 
@@ -404,8 +404,12 @@ internal sealed partial class ProxyHandler
             {
                 var timedOut = error == ForwarderError.RequestTimedOut;
                 LogBackendFailed(_logger, backend.HostAndPort, route.Identifier, error.ToString(), exception?.Message ?? string.Empty);
+                // A gRPC call whose backend went silent: DEADLINE_EXCEEDED, not the table's UNAVAILABLE,
+                // because the backend may have acted on it ("may be returned even if the operation
+                // has completed successfully", statuscodes.md) and clients retry UNAVAILABLE.
                 await Answer(context, timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
-                    connectFailure && attempt >= _retryOnError ? GiveUpMessage() : timedOut ? "Backend timed out" : "Backend error").ConfigureAwait(false);
+                    connectFailure && attempt >= _retryOnError ? GiveUpMessage() : timedOut ? "Backend timed out" : "Backend error",
+                    grpc: timedOut && !connectFailure ? GrpcStatus.DeadlineExceeded : null).ConfigureAwait(false);
                 return;
             }
 
@@ -538,10 +542,10 @@ internal sealed partial class ProxyHandler
     private static string Target(HttpContext context) =>
         context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
 
-    private ValueTask Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
+    private ValueTask Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null, GrpcStatus? grpc = null)
     {
         _metrics.Request(status);
-        return new ValueTask(_errors.WriteAsync(context, status, message, header));
+        return new ValueTask(_errors.WriteAsync(context, status, message, header, grpc));
     }
 
     [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Backend {Backend} of {Identifier} failed ({Error}): {Reason}")]
