@@ -69,7 +69,7 @@ public sealed class RouterListeners
                 chain.ImportFromPemFile(ca);
             }
 
-            Listen(kestrel, tls.Address, tls.Port, _routed, listen => _tls.Add(listen.UseHttps(https =>
+            Listen(kestrel, tls.Address, tls.Port, _routed, listen => _tls.Add(Http1AndHttp2(listen).UseHttps(https =>
             {
                 https.ServerCertificate = certificate;
                 if (chain.Count > 0)
@@ -80,6 +80,16 @@ public sealed class RouterListeners
         }
 
         Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
+    }
+
+    /// <summary>
+    /// A TLS listener offers h2 by ALPN and falls back to HTTP/1.1: Kestrel's default, set here
+    /// so that an <c>EndpointDefaults</c> setting cannot silently take HTTP/2 (and gRPC) away.
+    /// </summary>
+    private static ListenOptions Http1AndHttp2(ListenOptions listen)
+    {
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        return listen;
     }
 
     private static string Host(IPEndPoint endpoint) =>

@@ -265,14 +265,4 @@ public sealed class GrpcTests(RedisFixture fixture)
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-
-    /// <summary>Sets the request's authority: the router routes on it, as on Host.</summary>
-    private sealed class AuthorityHandler(string host) : DelegatingHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-        {
-            request.Headers.Host = host;
-            return base.SendAsync(request, cancellationToken);
-        }
-    }
 }
