@@ -111,8 +111,8 @@ public sealed class Http2HostileInputTests(RedisFixture fixture)
         var port = H2cPort(router);
 
         // Kestrel's MaxRequestHeadersTotalSize, 32 KiB, as for HTTP/1.1: 10 fields of 4000 bytes
-        // (each under the 16 KiB per-field limit) is over it but under twice it: the stream is
-        // answered 431 and the connection goes on (the block was decoded, HPACK state is intact).
+        // is over it but under twice it: the stream is answered 431 and the connection goes on
+        // (the block was decoded whole, so the connection's HPACK state is intact).
         await using (var connection = await RawHttp2Connection.OpenAsync(port, Ct))
         {
             using var frames = new MemoryStream();
