@@ -84,12 +84,12 @@ public sealed class Http2HostileInputTests(RedisFixture fixture)
             // The server closed the connection under our writes: what is expected.
         }
 
-        // The server ends the connection well before the attacker runs out of streams: with a
-        // GOAWAY, or with a bare close when the reset (Kestrel aborts the socket under the
-        // attacker's writes) overtakes the GOAWAY in the attacker's receive buffer.
+        // The server ends the connection (a well-behaved client's connection is never ended):
+        // with a GOAWAY, or with a bare close when the reset (Kestrel aborts the socket under the
+        // attacker's writes) overtakes the GOAWAY in the attacker's receive buffer. The attacker's
+        // writes may all have gone into socket buffers by then: their count proves nothing.
         var goAway = await reader.WaitAsync(Patience, Ct);
         TestContext.Current.SendDiagnosticMessage($"rapid reset: {(goAway is null ? "closed" : $"GOAWAY({goAway.ErrorCode})")} after {sent} streams, {calmResets} refused with ENHANCE_YOUR_CALM, {Volatile.Read(ref reached)} reached the backend");
-        Assert.True(sent < Streams, $"the connection outlived all {Streams} opened-and-reset streams");
         if (goAway is not null)
         {
             Assert.Contains(goAway.ErrorCode, new[] { H2.EnhanceYourCalm, H2.InternalError });
