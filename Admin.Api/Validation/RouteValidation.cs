@@ -21,6 +21,9 @@ internal static class RouteValidation
     public const int MaxHostsPerApp = 1000;
     public const int MaxUrlLength = 2048;
 
+    /// <summary>The backend scheme for HTTP/2 with prior knowledge (the router's <c>BackendAddress.Http2Scheme</c>).</summary>
+    public const string H2cScheme = "h2c";
+
     /// <summary>"cookie:" and a header or cookie name of any sensible length.</summary>
     public const int MaxHashOnLength = 256;
 
@@ -92,7 +95,11 @@ internal static class RouteValidation
         return true;
     }
 
-    /// <summary>Absolute http or https URL with a host, optional port and path; no user info, query or fragment.</summary>
+    /// <summary>
+    /// Absolute http, https or h2c URL with a host, optional port and path; no user info, query or
+    /// fragment. <c>h2c://host:port</c> is this project's extension (HTTP/2 with prior knowledge to
+    /// the backend, for gRPC); Hipache and older routers ignore the scheme and use plain HTTP/1.1.
+    /// </summary>
     public static bool TryNormalizeBackend(string? input, out string url, out string? error)
     {
         url = string.Empty;
@@ -103,9 +110,9 @@ internal static class RouteValidation
             return false;
         }
 
-        if (!Uri.TryCreate(input.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        if (!Uri.TryCreate(input.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != H2cScheme))
         {
-            error = $"'{input}' is not an absolute http:// or https:// URL.";
+            error = $"'{input}' is not an absolute http://, https:// or h2c:// URL.";
             return false;
         }
 

@@ -10,7 +10,7 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// <c>error_default.html</c>, else the message as plain text; 200 always as text. Pages are read
 /// from <see cref="RouterOptions.StaticDir"/> (default: the bundled ones) and re-read at most once
 /// a second, so that an operator can change them without a restart while an error flood does not
-/// become a disk flood.
+/// become a disk flood. A gRPC call gets its answer the gRPC way instead (<see cref="GrpcAnswer"/>).
 /// </summary>
 internal sealed class ErrorPageWriter
 {
@@ -26,7 +26,11 @@ internal sealed class ErrorPageWriter
     }
 
     /// <param name="header">One header the answer needs (Allow on a 405, Retry-After on a 503), set after the clearing.</param>
-    public Task WriteAsync(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
+    /// <param name="grpc">
+    /// The gRPC status when the request is a gRPC call and the HTTP-to-gRPC table says less than
+    /// the router knows (an unknown host is Unimplemented whatever <c>UnknownHostStatus</c> is).
+    /// </param>
+    public Task WriteAsync(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null, GrpcStatus? grpc = null)
     {
         var response = context.Response;
         // A failed attempt may have copied some of the backend's headers (a Content-Length...).
@@ -43,6 +47,13 @@ internal sealed class ErrorPageWriter
 
         var trace = context.Features.Get<RequestTrace>();
         trace?.WriteDebugHeaders(headers, message);
+        if (status != StatusCodes.Status200OK && GrpcAnswer.IsGrpc(context.Request))
+        {
+            // The access log keeps the router's decision (a 502 is a 502), not the 200 on the wire.
+            trace?.AnsweredStatus = status;
+            GrpcAnswer.Write(response, grpc ?? GrpcAnswer.FromHttpStatus(status), message);
+            return Task.CompletedTask;
+        }
 
         var page = status == StatusCodes.Status200OK ? null : FindPage(status);
         var head = HttpMethods.IsHead(context.Request.Method);

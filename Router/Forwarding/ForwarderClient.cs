@@ -22,6 +22,9 @@ internal sealed class ForwarderClient : IDisposable
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
+            // h2c:// backends share this handler: SocketsHttpHandler speaks HTTP/2 with prior
+            // knowledge to an http:// URI asked for exactly 2.0 (ProxyHandler), and opens another
+            // connection when one is at the backend's stream limit (100 on Kestrel), up to MaxSockets.
             EnableMultipleHttp2Connections = true,
             // Pass-through, as the native path: the caller's traceparent/tracestate reach the backend
             // unchanged. Injecting would replace them with the client activity's, a new trace

@@ -38,6 +38,7 @@ internal sealed partial class ProxyHandler
     private readonly ILogger<ProxyHandler> _logger;
     private readonly RequestSpans _spans;
     private readonly ForwarderRequestConfig _requestConfig;
+    private readonly ForwarderRequestConfig _http2RequestConfig;
     private readonly int _retryOnError;
     private readonly int _unknownHostStatus;
     private readonly bool _hipacheMode;
@@ -99,6 +100,10 @@ internal sealed partial class ProxyHandler
             // Q18: a backend silent for tcpTimeout gets 504 instead of a cut client.
             ActivityTimeout = o.TcpTimeout > TimeSpan.Zero ? o.TcpTimeout : Timeout.InfiniteTimeSpan,
         };
+        // An h2c:// backend (gRPC): HTTP/2 with prior knowledge, exactly. SocketsHttpHandler speaks
+        // h2c to an http:// destination only for 2.0 with RequestVersionExact; OrLower would fall
+        // back to HTTP/1.1, which breaks gRPC (trailers) instead of failing.
+        _http2RequestConfig = _requestConfig with { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -150,7 +155,7 @@ internal sealed partial class ProxyHandler
                     request.Method,
                     Target(context),
                     request.Protocol,
-                    context.Response.StatusCode,
+                    trace.AnsweredStatus != 0 ? trace.AnsweredStatus : context.Response.StatusCode,
                     trace.ResponseBytes,
                     request.Headers.Referer.ToString(),
                     request.Headers.UserAgent.ToString(),
@@ -233,7 +238,7 @@ internal sealed partial class ProxyHandler
     {
         LookupStatus.Found => ForwardAsync(context, lookup.Route!, hostHeader, trace),
         LookupStatus.NotFound when _hipacheMode && HasOriginalSpelling(hostHeader) => LookupOriginalSpellingAsync(context, hostHeader, trace),
-        LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found"),
+        LookupStatus.NotFound => Answer(context, _unknownHostStatus, "frontend not found", grpc: GrpcStatus.Unimplemented),
         _ => Answer(context, StatusCodes.Status503ServiceUnavailable, "routing table unavailable"),
     };
 
@@ -254,7 +259,7 @@ internal sealed partial class ProxyHandler
         }
         else
         {
-            await Answer(context, _unknownHostStatus, "frontend not found").ConfigureAwait(false);
+            await Answer(context, _unknownHostStatus, "frontend not found", grpc: GrpcStatus.Unimplemented).ConfigureAwait(false);
         }
     }
 
@@ -376,7 +381,8 @@ internal sealed partial class ProxyHandler
             backend.Started();
             try
             {
-                outcome = native
+                // An h2c:// backend needs HTTP/2, which only the YARP path speaks.
+                outcome = native && !backend.IsHttp2
                     ? await _native!.SendAsync(context, backend, body).ConfigureAwait(false)
                     : await SendWithYarpAsync(context, backend, trace).ConfigureAwait(false);
             }
@@ -445,8 +451,12 @@ internal sealed partial class ProxyHandler
             {
                 var timedOut = error == ForwarderError.RequestTimedOut;
                 LogBackendFailed(_logger, backend.HostAndPort, route.Identifier, error.ToString(), exception?.Message ?? string.Empty);
+                // A gRPC call whose backend went silent: DEADLINE_EXCEEDED, not the table's UNAVAILABLE,
+                // because the backend may have acted on it ("may be returned even if the operation
+                // has completed successfully", statuscodes.md) and clients retry UNAVAILABLE.
                 await Answer(context, timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
-                    connectFailure && attempt >= _retryOnError ? GiveUpMessage() : timedOut ? "Backend timed out" : "Backend error").ConfigureAwait(false);
+                    connectFailure && attempt >= _retryOnError ? GiveUpMessage() : timedOut ? "Backend timed out" : "Backend error",
+                    grpc: timedOut && !connectFailure ? GrpcStatus.DeadlineExceeded : null).ConfigureAwait(false);
                 return;
             }
 
@@ -460,10 +470,11 @@ internal sealed partial class ProxyHandler
 
     private async Task<ForwardOutcome> SendWithYarpAsync(HttpContext context, BackendAddress backend, RequestTrace? trace)
     {
+        var config = backend.IsHttp2 ? _http2RequestConfig : _requestConfig;
         ForwarderError error;
         if (trace is null || !_accessLog.IsEnabled)
         {
-            error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+            error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, config, _transformer).ConfigureAwait(false);
         }
         else
         {
@@ -473,7 +484,7 @@ internal sealed partial class ProxyHandler
             context.Response.Body = counting;
             try
             {
-                error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, _requestConfig, _transformer).ConfigureAwait(false);
+                error = await _forwarder.SendAsync(context, backend.DestinationPrefix!, _client, config, _transformer).ConfigureAwait(false);
             }
             finally
             {
@@ -578,10 +589,10 @@ internal sealed partial class ProxyHandler
     private static string Target(HttpContext context) =>
         context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
 
-    private ValueTask Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null)
+    private ValueTask Answer(HttpContext context, int status, string message, KeyValuePair<string, string>? header = null, GrpcStatus? grpc = null)
     {
         _metrics.Request(status);
-        return new ValueTask(_errors.WriteAsync(context, status, message, header));
+        return new ValueTask(_errors.WriteAsync(context, status, message, header, grpc));
     }
 
     [LoggerMessage(EventId = 60, Level = LogLevel.Warning, Message = "Backend {Backend} of {Identifier} failed ({Error}): {Reason}")]

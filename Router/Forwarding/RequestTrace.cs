@@ -39,6 +39,12 @@ internal sealed class RequestTrace
     /// <summary>Body bytes of this response sent to the client (Q22), counted by whoever wrote them.</summary>
     public long ResponseBytes { get; set; }
 
+    /// <summary>
+    /// The router's own answer's status when the wire carries another (a gRPC call's error goes
+    /// out as HTTP 200 with grpc-status), for the access log; 0 otherwise.
+    /// </summary>
+    public int AnsweredStatus { get; set; }
+
     public static RequestTrace Rent(long requestStart, DateTimeOffset startedAt, bool debugHeaders)
     {
         var trace = Pool.TryRent() ?? new RequestTrace();
@@ -56,6 +62,7 @@ internal sealed class RequestTrace
         Route = null;
         BackendIndex = -1;
         ResponseBytes = 0;
+        AnsweredStatus = 0;
         Pool.Return(this);
     }
 

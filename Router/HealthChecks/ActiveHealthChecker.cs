@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using Hipache.Aspire.Router.Configuration;
 using Hipache.Aspire.Router.Routing;
@@ -231,7 +232,17 @@ internal sealed partial class ActiveHealthChecker(
 
             using var request = new HttpRequestMessage(HttpMethod.Get, backend.Address.DestinationPrefix + backend.Path);
             request.Headers.UserAgent.ParseAdd("hipache-aspire-checker");
-            request.Headers.ConnectionClose = true;
+            if (backend.Address.IsHttp2)
+            {
+                // An h2c:// backend (a gRPC server) may speak nothing but HTTP/2: probe it the way
+                // requests reach it. Each probe is still a fresh connection (PooledConnectionLifetime).
+                request.Version = HttpVersion.Version20;
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            }
+            else
+            {
+                request.Headers.ConnectionClose = true;
+            }
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             return (int)response.StatusCode is >= 200 and < 400;
         }

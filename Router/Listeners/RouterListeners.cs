@@ -72,10 +72,9 @@ public sealed class RouterListeners
                 chain.ImportFromPemFile(ca);
             }
 
-            // HTTP/2 by ALPN beside HTTP/1.1 (Kestrel's default for TLS, said here on purpose).
             Listen(kestrel, tls.Address, tls.Port, _routed, listen =>
             {
-                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                Http1AndHttp2(listen);
                 if (certificates?.IsEnabled == true)
                 {
                     // The certificate store first (by SNI), this listener's own files as the last fallback.
@@ -102,6 +101,16 @@ public sealed class RouterListeners
         }
 
         Listen(kestrel, options.ManagementAddress, options.ManagementPort, _management);
+    }
+
+    /// <summary>
+    /// A TLS listener offers h2 by ALPN and falls back to HTTP/1.1: Kestrel's default, set here
+    /// so that an <c>EndpointDefaults</c> setting cannot silently take HTTP/2 (and gRPC) away.
+    /// </summary>
+    private static ListenOptions Http1AndHttp2(ListenOptions listen)
+    {
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        return listen;
     }
 
     private static string Host(IPEndPoint endpoint) =>

@@ -5,16 +5,22 @@ namespace Hipache.Aspire.Router.Routing;
 /// <summary>
 /// One backend URL as Hipache uses it (hipache-compat 2.3): only host and port count, plain
 /// HTTP/1.1, port 80 when absent, scheme and path ignored (Q15). A scheme-less <c>host:port</c> is
-/// read as <c>http://host:port</c> (Q16).
+/// read as <c>http://host:port</c> (Q16). One extension of this project: <c>h2c://host:port</c> is
+/// the same address spoken to in HTTP/2 with prior knowledge (gRPC backends); Hipache and older
+/// routers ignore the scheme and reach it as <c>http://host:port</c>.
 /// </summary>
 internal sealed class BackendAddress
 {
-    private BackendAddress(string url, string? destinationPrefix, string href, bool ignoredParts)
+    /// <summary>The scheme of an HTTP/2 (prior knowledge) backend: this project's extension to Hipache's URLs.</summary>
+    public const string Http2Scheme = "h2c";
+
+    private BackendAddress(string url, string? destinationPrefix, string href, bool ignoredParts, bool http2 = false)
     {
         Url = url;
         DestinationPrefix = destinationPrefix;
         Href = href;
         HasIgnoredParts = ignoredParts;
+        IsHttp2 = http2;
     }
 
     /// <summary>The list element as stored.</summary>
@@ -26,8 +32,15 @@ internal sealed class BackendAddress
     /// <summary>Node's normalised form, as Hipache reports it in <c>dead</c> messages and debug headers.</summary>
     public string Href { get; }
 
-    /// <summary>The URL has a scheme other than http, a path, a query or user info that the router ignores.</summary>
+    /// <summary>The URL has a scheme other than http or h2c, a path, a query or user info that the router ignores.</summary>
     public bool HasIgnoredParts { get; }
+
+    /// <summary>
+    /// <c>h2c://</c>: HTTP/2 with prior knowledge (no TLS, no upgrade) to this backend, always on
+    /// the YARP path (the native one speaks HTTP/1.1 only). <see cref="DestinationPrefix"/> stays
+    /// <c>http://</c>: SocketsHttpHandler speaks h2c to an http:// URI when asked for exactly 2.0.
+    /// </summary>
+    public bool IsHttp2 { get; }
 
     public bool IsValid => DestinationPrefix is not null;
 
@@ -83,7 +96,8 @@ internal sealed class BackendAddress
         var pathStart = rest.IndexOfAny(['/', '?', '#']);
         var authority = pathStart < 0 ? rest : rest[..pathStart];
         var path = pathStart < 0 ? string.Empty : rest[pathStart..];
-        var ignored = scheme != "http" || (path.Length > 0 && path != "/");
+        var http2 = scheme == Http2Scheme;
+        var ignored = (scheme != "http" && !http2) || (path.Length > 0 && path != "/");
         var at = authority.LastIndexOf('@');
         if (at >= 0)
         {
@@ -133,7 +147,7 @@ internal sealed class BackendAddress
 
         var hostAndPort = port == 80 && string.IsNullOrEmpty(portText) ? host : string.Create(CultureInfo.InvariantCulture, $"{host}:{port}");
         var href = string.Create(CultureInfo.InvariantCulture, $"{scheme}://{(string.IsNullOrEmpty(portText) ? host : $"{host}:{portText}")}{(path.Length == 0 ? "/" : path)}");
-        return new BackendAddress(url, string.Create(CultureInfo.InvariantCulture, $"http://{host}:{port}"), href, ignored) { HostAndPort = hostAndPort };
+        return new BackendAddress(url, string.Create(CultureInfo.InvariantCulture, $"http://{host}:{port}"), href, ignored, http2) { HostAndPort = hostAndPort };
     }
 
     /// <summary><c>host[:port]</c> for logs.</summary>

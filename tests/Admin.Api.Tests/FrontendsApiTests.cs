@@ -34,6 +34,20 @@ public sealed class FrontendsApiTests(AdminApiFixture fixture)
     }
 
     [Fact]
+    public async Task An_h2c_backend_is_accepted_normalized_and_stored_as_this_projects_extension()
+    {
+        using var client = fixture.CreateClient();
+        var put = await client.PutAsJsonAsync("/v1/frontends/grpc.round.test", new { app = "grpc", backends = new[] { "H2C://Grpc.Internal:50051/", "http://10.0.0.8:8080" } }, Ct);
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/v1/frontends/grpc.round.test/backends", new { url = "h2c://[::1]:50052" }, Ct)).StatusCode);
+
+        await using var redis = await fixture.Redis.ConnectAsync();
+        var list = await redis.GetDatabase().ListRangeAsync(fixture.Prefix + "frontend:grpc.round.test");
+        Assert.Equal(["grpc", "h2c://grpc.internal:50051", "http://10.0.0.8:8080", "h2c://[::1]:50052"], list.Select(v => v.ToString()));
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync("/v1/frontends/grpc.round.test/backends?url=h2c://[::1]:50052", Ct)).StatusCode);
+    }
+
+    [Fact]
     public async Task Backends_are_added_once_and_removed()
     {
         using var client = fixture.CreateClient();
@@ -78,6 +92,8 @@ public sealed class FrontendsApiTests(AdminApiFixture fixture)
     [Theory]
     [InlineData("bad_host!", "http://10.0.0.1", "host")]
     [InlineData("ok.test", "ftp://10.0.0.1", "backends")]
+    [InlineData("ok.test", "h2://10.0.0.1:50051", "backends")]
+    [InlineData("ok.test", "h2c://user:pw@10.0.0.1:50051", "backends")]
     [InlineData("ok.test", "http://user:pw@10.0.0.1", "backends")]
     [InlineData("ok.test", "http://10.0.0.1/?q=1", "backends")]
     [InlineData("*.*.test", "http://10.0.0.1", "host")]

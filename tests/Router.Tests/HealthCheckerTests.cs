@@ -4,7 +4,10 @@ using System.Net.Sockets;
 using Hipache.Aspire.RouteStore;
 using Hipache.Aspire.TestSupport;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Hipache.Aspire.Router.Tests;
 
@@ -230,6 +233,32 @@ public sealed class HealthCheckerTests
         Assert.Contains("Router:HealthCheck:Interval must be at least 100 ms and Router:HealthCheck:Timeout", error.Message, StringComparison.Ordinal);
         Assert.Contains("Router:HealthCheck:Fall and Rise must be 1-100", error.Message, StringComparison.Ordinal);
         Assert.Contains("Router:HealthCheck:Path must be an origin-form path", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_h2c_backend_is_probed_over_http2()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        // HTTP/2 only, as a gRPC server may be: an HTTP/1.1 probe of it fails (Kestrel answers
+        // 400), an HTTP/2 one passes. Listed twice: as h2c:// and as plain http://.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+        await using var app = builder.Build();
+        app.Run(context => context.Response.WriteAsync("ok"));
+        await app.StartAsync(Ct);
+        var port = new Uri(app.Urls.First()).Port;
+
+        await using var router = await RunningRouter.StartAsync(redis, Checker());
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        var dead = router.Prefix + "dead:h2hc.test";
+        await router.RpushAsync(db, "h2hc.test", "h2", $"h2c://127.0.0.1:{port}", $"http://127.0.0.1:{port}");
+
+        await Poll.UntilAsync(() => db.SetContainsAsync(dead, 1), marked => marked, TimeSpan.FromSeconds(10), "the http:// listing (HTTP/1.1 probes) to be marked dead");
+        var recorded = await Poll.UntilAsync(() => db.HashGetAsync(router.Prefix + $"hipache-aspire:health:h2c://127.0.0.1:{port}", "healthy"), v => v.HasValue, TimeSpan.FromSeconds(10), "a probe of the h2c backend");
+        Assert.Equal("1", recorded.ToString());
+        Assert.False(await db.SetContainsAsync(dead, 0));
     }
 
     private static int FreePort()
