@@ -34,5 +34,14 @@ router=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$MANAGEMENT_PORT/health" && break; sleep 0.2; done
 rss() { awk '/^VmRSS/ { print int($2 / 1024) }' "/proc/$router/status"; }
 log "router RSS before: $(rss) MB"
-taskset -c 0 dotnet "$TOOLS_PUB/BenchTools.dll" handshakes --port "$TLS_PORT" --count "$N" | tee "$WORKDIR/handshakes.log"
+taskset -c 0 python3 "$(dirname "$0")/lib/handshakes.py" "$TLS_PORT" "$N" | tee "$WORKDIR/handshakes.log"
 log "router RSS with $N certificates held: $(rss) MB (VmHWM $(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$router/status") MB)"
+# Again with .NET's client (its own chain building on top), after a restart of the router: cold again.
+kill "$router"; wait "$router" 2>/dev/null || true
+env ConnectionStrings__redis="127.0.0.1:$REDIS_PORT" Router__Urls__0="http://127.0.0.1:$ROUTER_PORT" \
+  Router__Tls__0__Address=127.0.0.1 Router__Tls__0__Port="$TLS_PORT" CertificateStore__Keys__bench="$KEY" \
+  Router__ManagementAddress=127.0.0.1 Router__ManagementPort="$MANAGEMENT_PORT" \
+  taskset -c 1 dotnet "$ROUTER_PUB/Router.dll" >"$WORKDIR/router2.log" 2>&1 & pids+=($!)
+router=$!
+for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$MANAGEMENT_PORT/health" && break; sleep 0.2; done
+taskset -c 0 dotnet "$TOOLS_PUB/BenchTools.dll" handshakes --port "$TLS_PORT" --count "$N" | tee -a "$WORKDIR/handshakes.log"

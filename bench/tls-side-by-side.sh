@@ -97,7 +97,7 @@ measure() {
     "$(grep 'Socket errors' <<<"$out" | tr -s ' ' || echo none)"
 
   before=$(cpu_ticks "$pid")
-  out=$(taskset -c 0 h2load -D "$DURATION" -c 16 -m 8 -t 1 -H "host: $HOST" "$url/" 2>&1)
+  out=$(taskset -c 0 h2load -D "$DURATION" -c 16 -m 8 -t 1 -H ":authority: $HOST" "$url/" 2>&1)
   after=$(cpu_ticks "$pid")
   rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' <<<"$out")
   printf '%s T3 %s req/s (h2) cpu_us_per_req %s status %s\n' "$name" "$rps" \
