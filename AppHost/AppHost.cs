@@ -83,6 +83,14 @@ else
             .WithHttpHealthCheck("/health")
             .WithEnvironment("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", string.Empty);
     }
+
+    // A gRPC tenant: HTTP/2 only (prior knowledge), registered with an h2c:// backend URL. No
+    // HTTP health check: the dashboard's checker speaks HTTP/1.1, which this endpoint refuses.
+    builder.AddProject<Projects.DemoBackend>("demo-grpc")
+        .WithHttpEndpoint(port: 5111, name: "h2c")
+        .WithEnvironment("DEMO_NAME", "demo-grpc")
+        .WithEnvironment("Kestrel__EndpointDefaults__Protocols", "Http2")
+        .WithEnvironment("OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY", string.Empty);
 }
 
 builder.Eventing.Subscribe<BeforeStartEvent>((e, _) =>

@@ -6,6 +6,8 @@ using System.Text.Json;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using Grpc.Net.Client;
+using Hipache.Aspire.DemoBackend.Grpc;
 using Hipache.Aspire.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -79,6 +81,28 @@ public sealed class EndToEndTests
         Assert.Equal(tenant.Fingerprint, served.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256));
         Assert.StartsWith("Hello from demo-a", body, StringComparison.Ordinal);
 
+        // gRPC: demo-grpc behind the router as an h2c:// backend, called over the router's HTTPS
+        // listener (h2 by ALPN), unary and server streaming.
+        await app.ResourceNotifications.WaitForResourceAsync("demo-grpc", KnownResourceStates.Running, timeout.Token);
+        var grpcBackend = app.GetEndpoint("demo-grpc", "h2c");
+        var grpcPut = await admin.PutAsJsonAsync("/v1/frontends/grpc.localhost?wait=30s",
+            new { app = "grpc", backends = new[] { $"h2c://{grpcBackend.Host}:{grpcBackend.Port}" } }, timeout.Token);
+        Assert.Equal(HttpStatusCode.Created, grpcPut.StatusCode);
+        using (var channel = GrpcChannel.ForAddress($"https://grpc.localhost:{https.Port}", new GrpcChannelOptions { HttpHandler = RouterHandler(https, _ => { }) }))
+        {
+            var greeter = new Greeter.GreeterClient(channel);
+            var reply = await greeter.SayHelloAsync(new HelloRequest { Name = "e2e" }, cancellationToken: timeout.Token);
+            Assert.Equal(("Hello e2e", "demo-grpc", "HTTP/2", "https"), (reply.Message, reply.Backend, reply.Protocol, reply.ForwardedProto));
+            using var call = greeter.SayHellos(new HelloRequest { Name = "e2e", Count = 3 }, cancellationToken: timeout.Token);
+            var streamed = new List<string>();
+            while (await call.ResponseStream.MoveNext(timeout.Token))
+            {
+                streamed.Add(call.ResponseStream.Current.Message);
+            }
+
+            Assert.Equal(["Hello e2e #1", "Hello e2e #2", "Hello e2e #3"], streamed);
+        }
+
         // The dashboard's commands on the admin resource go through the admin API.
         var commands = app.Services.GetRequiredService<ResourceCommandService>();
         var listed = await commands.ExecuteCommandAsync("admin", "list-routers", timeout.Token);
@@ -86,7 +110,7 @@ public sealed class EndToEndTests
         Assert.Equal("2 live router(s)", listed.Message);
         var table = await commands.ExecuteCommandAsync("admin", "routing-table", timeout.Token);
         Assert.True(table.Success, table.Message);
-        Assert.Equal("1 frontend(s)", table.Message);
+        Assert.Equal("2 frontend(s)", table.Message); // e2e.localhost and grpc.localhost
         var cleared = await commands.ExecuteCommandAsync("admin", "clear-dead-marks",
             new InteractionInputCollection([new InteractionInput { Name = "host", InputType = InputType.Text, Value = "e2e.localhost" }]), timeout.Token);
         Assert.True(cleared.Success, cleared.Message);
@@ -121,27 +145,38 @@ public sealed class EndToEndTests
     private static async Task<(X509Certificate2 Certificate, string Body)> TlsRequestAsync(Uri endpoint, string serverName, CancellationToken ct)
     {
         X509Certificate2? seen = null;
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, token) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-                await socket.ConnectAsync(endpoint.Host, endpoint.Port, token);
-                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-            },
-            // The test looks at which certificate was served; trust is not the question here.
-            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-            {
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                {
-                    seen = certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                    return seen is not null;
-                },
-            },
-        });
+        using var client = new HttpClient(RouterHandler(endpoint, certificate => seen = certificate));
         var body = await client.GetStringAsync(new Uri($"https://{serverName}:{endpoint.Port}/hello"), ct);
         return (seen!, body);
     }
+
+    /// <summary>
+    /// A handler that connects every URL to the router's <paramref name="endpoint"/> (SNI and Host
+    /// are the URL's) and accepts whatever certificate it serves, reporting it: which one was
+    /// served is the question here, not trust.
+    /// </summary>
+    private static SocketsHttpHandler RouterHandler(Uri endpoint, Action<X509Certificate2> served) => new()
+    {
+        ConnectCallback = async (_, token) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await socket.ConnectAsync(endpoint.Host, endpoint.Port, token);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        },
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                if (certificate is null)
+                {
+                    return false;
+                }
+
+                served(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+                return true;
+            },
+        },
+    };
 
     /// <summary>The routed address of each live router once <paramref name="count"/> have announced themselves.</summary>
     private static async Task<string[]> ListRoutersAsync(HttpClient admin, int count, CancellationToken ct)

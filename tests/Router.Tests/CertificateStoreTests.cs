@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Hipache.Aspire.Router.Listeners;
 using Hipache.Aspire.Router.Tls;
+using Hipache.Aspire.RouteStore;
 using Hipache.Aspire.RouteStore.Certificates;
 using Hipache.Aspire.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,14 +19,33 @@ namespace Hipache.Aspire.Router.Tests;
 /// certificates added and rotated while connections are open, the listener's own file as the last
 /// fallback, and the bounds of what a router keeps in memory.
 /// </summary>
-public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
+public sealed class CertificateStoreTests(RedisFixture fixture) : IAsyncDisposable
 {
     private static readonly string StoreKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly TestCertificates _ca = new();
+    private readonly List<RedisConnections> _connections = [];
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => _ca.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        _ca.Dispose();
+        foreach (var connections in _connections)
+        {
+            await connections.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The store as the admin API writes it, on the test's own connection: the router's has a 1 s
+    /// operation bound, which a loaded CI machine was seen to exceed on a test's write.
+    /// </summary>
+    private CertificateStore StoreOf(RunningRouter router)
+    {
+        var connections = RedisConnections.Connect(new RouteStoreOptions { ConnectionString = fixture.Redis.ConnectionString, KeyPrefix = router.Prefix, OperationTimeout = TimeSpan.FromSeconds(15) });
+        _connections.Add(connections);
+        return new CertificateStore(connections);
+    }
 
     [Fact]
     public async Task The_certificate_is_chosen_by_sni_exact_then_wildcard_then_default_and_a_name_nothing_covers_is_refused()
@@ -106,7 +126,7 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
         Assert.Equal(fallback.Fingerprint, early.Fingerprint);
 
         // Deleted: back to the default on the next handshake.
-        await router.Services.GetRequiredService<CertificateStore>().DeleteAsync(host, Ct);
+        await StoreOf(router).DeleteAsync(host, Ct);
         await ServedAsync(router, host, fallback);
     }
 
@@ -127,7 +147,7 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
         var host = $"k{Guid.NewGuid():N}.test";
         var stored = _ca.Issue([host]);
         var writer = new PrivateKeyProtector(Microsoft.Extensions.Options.Options.Create(Keys(("test", StoreKey))));
-        await router.Services.GetRequiredService<CertificateStore>().PutAsync(Stored(writer, host, stored), Ct);
+        await StoreOf(router).PutAsync(Stored(writer, host, stored), Ct);
         // Encrypted under a key this router lacks: the listener's file, not a failed handshake.
         Assert.Equal(files.Certificate.Fingerprint, await FingerprintAsync(router, host));
     }
@@ -214,8 +234,8 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IDisposable
     }
 
     /// <summary>Stores as the admin API does (same store, same protection, same change message).</summary>
-    private static Task PutAsync(RunningRouter router, string name, TestCertificate certificate) =>
-        router.Services.GetRequiredService<CertificateStore>().PutAsync(Stored(router.Services.GetRequiredService<PrivateKeyProtector>(), name, certificate), Ct);
+    private Task PutAsync(RunningRouter router, string name, TestCertificate certificate) =>
+        StoreOf(router).PutAsync(Stored(router.Services.GetRequiredService<PrivateKeyProtector>(), name, certificate), Ct);
 
     private static int TlsPort(RunningRouter router) => TlsTestClient.Port(router);
 
