@@ -52,16 +52,35 @@ internal sealed partial class NativeForwarder
     }
 
     /// <summary>
-    /// HTTP/1.0 and 1.1 requests without Upgrade. WebSockets and other upgrades (h2c, Q25) and
-    /// HTTP/2 or 3 clients (extended CONNECT) stay on YARP.
+    /// HTTP/1.0 and 1.1 requests without Upgrade, and HTTP/2 requests (their streams become
+    /// HTTP/1.1 exchanges with the backend, a body of unknown length going chunked). WebSockets
+    /// and other upgrades (h2c, Q25), CONNECT (extended CONNECT of WebSockets over HTTP/2) and
+    /// HTTP/3 stay on YARP.
     /// </summary>
     public static bool CanForward(HttpContext context)
     {
         var request = context.Request;
         var protocol = request.Protocol;
-        return (HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol))
+        return (HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp10(protocol) || HttpProtocol.IsHttp2(protocol))
             && !request.Headers.ContainsKey(HeaderNames.Upgrade)
             && !HttpMethods.IsConnect(request.Method);
+    }
+
+    /// <summary>
+    /// Whether the body goes to the backend chunked: the client's was (HTTP/1.1; Kestrel accepted
+    /// it, so a Transfer-Encoding it has is chunked and won over any Content-Length), or an HTTP/2
+    /// stream carries one without a content-length (its DATA frames have no HTTP/1.1 framing).
+    /// </summary>
+    private static bool SendsChunked(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.Headers.ContainsKey(HeaderNames.TransferEncoding))
+        {
+            return true;
+        }
+
+        return request.ContentLength is null && HttpProtocol.IsHttp2(request.Protocol)
+            && context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
     }
 
     /// <summary>One attempt on one backend: a pooled connection (or a new one), the exchange, the connection back to its pool.</summary>
@@ -113,8 +132,7 @@ internal sealed partial class NativeForwarder
         Exchange exchange;
         var request = context.Request;
         var aborted = context.RequestAborted;
-        // Kestrel accepted the request, so a Transfer-Encoding it has is chunked (and won over any Content-Length).
-        var chunked = request.Headers.ContainsKey(HeaderNames.TransferEncoding);
+        var chunked = SendsChunked(context);
         var hasBody = chunked || request.ContentLength > 0;
         var headRequest = HttpMethods.IsHead(request.Method);
         connection.BeginExchange(_activityTimeout, aborted);
