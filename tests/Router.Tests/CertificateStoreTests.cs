@@ -23,29 +23,18 @@ public sealed class CertificateStoreTests(RedisFixture fixture) : IAsyncDisposab
 {
     private static readonly string StoreKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly TestCertificates _ca = new();
-    private readonly List<RedisConnections> _connections = [];
+    private readonly OwnStoreConnections _connections = new(fixture.Redis);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask DisposeAsync()
     {
         _ca.Dispose();
-        foreach (var connections in _connections)
-        {
-            await connections.DisposeAsync();
-        }
+        await _connections.DisposeAsync();
     }
 
-    /// <summary>
-    /// The store as the admin API writes it, on the test's own connection: the router's has a 1 s
-    /// operation bound, which a loaded CI machine was seen to exceed on a test's write.
-    /// </summary>
-    private CertificateStore StoreOf(RunningRouter router)
-    {
-        var connections = RedisConnections.Connect(new RouteStoreOptions { ConnectionString = fixture.Redis.ConnectionString, KeyPrefix = router.Prefix, OperationTimeout = TimeSpan.FromSeconds(15) });
-        _connections.Add(connections);
-        return new CertificateStore(connections);
-    }
+    /// <summary>The store as the admin API writes it, on the test's own connection.</summary>
+    private CertificateStore StoreOf(RunningRouter router) => new(_connections.For(router));
 
     [Fact]
     public async Task The_certificate_is_chosen_by_sni_exact_then_wildcard_then_default_and_a_name_nothing_covers_is_refused()

@@ -11,26 +11,18 @@ public sealed class HttpsPolicyTests(RedisFixture fixture) : IAsyncDisposable
 {
     private const string Hsts = "max-age=31536000; includeSubDomains";
     private readonly TestCertificates _ca = new();
-    private readonly List<RedisConnections> _connections = [];
+    private readonly OwnStoreConnections _connections = new(fixture.Redis);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask DisposeAsync()
     {
         _ca.Dispose();
-        foreach (var connections in _connections)
-        {
-            await connections.DisposeAsync();
-        }
+        await _connections.DisposeAsync();
     }
 
-    /// <summary>A writer on the test's own connection (the router's has a 1 s bound, too tight for a loaded CI machine).</summary>
-    private RouteWriter WriterOf(RunningRouter router)
-    {
-        var connections = RedisConnections.Connect(new RouteStoreOptions { ConnectionString = fixture.Redis.ConnectionString, KeyPrefix = router.Prefix, OperationTimeout = TimeSpan.FromSeconds(15) });
-        _connections.Add(connections);
-        return new RouteWriter(connections);
-    }
+    /// <summary>A writer on the test's own connection.</summary>
+    private RouteWriter WriterOf(RunningRouter router) => new(_connections.For(router));
 
     [Fact]
     public async Task Plain_http_is_redirected_with_308_to_the_same_url_over_https_which_carries_hsts_replacing_the_backends()
