@@ -9,8 +9,10 @@ namespace Hipache.Aspire.RouteStore;
 /// </summary>
 public sealed class RedisConnections : IAsyncDisposable
 {
-    private RedisConnections(ConnectionMultiplexer read, ConnectionMultiplexer write, int readDatabase, int writeDatabase, RouteKeys keys, string description)
+    private RedisConnections(ConnectionMultiplexer read, ConnectionMultiplexer write, int readDatabase, int writeDatabase, RouteKeys keys, string description, RouteStoreOptions options)
     {
+        ReadFromReplicas = options.ReadFromReplicas;
+        ReplicaLagBound = options.ReplicaLagBound;
         ReadMultiplexer = read;
         WriteMultiplexer = write;
         Read = read.GetDatabase(readDatabase);
@@ -32,6 +34,12 @@ public sealed class RedisConnections : IAsyncDisposable
     public int ReadDatabaseNumber { get; }
 
     public RouteKeys Keys { get; }
+
+    /// <summary><see cref="RouteStoreOptions.ReadFromReplicas"/>.</summary>
+    public bool ReadFromReplicas { get; }
+
+    /// <summary><see cref="RouteStoreOptions.ReplicaLagBound"/>.</summary>
+    public TimeSpan ReplicaLagBound { get; }
 
     /// <summary>Where the connections go, with passwords removed, for logs and health output.</summary>
     public string Description { get; }
@@ -73,7 +81,7 @@ public sealed class RedisConnections : IAsyncDisposable
         var description = urls.Length > 1
             ? $"read {StoreEndpoint.Redact(urls[0])}, write {StoreEndpoint.Redact(urls[^1])}"
             : StoreEndpoint.Redact(urls[0]);
-        return new RedisConnections(read, write, readEndpoint.Database, writeEndpoint.Database, keys, description);
+        return new RedisConnections(read, write, readEndpoint.Database, writeEndpoint.Database, keys, description, options);
     }
 
     private static ConfigurationOptions Prepare(ConfigurationOptions source, RouteStoreOptions options)

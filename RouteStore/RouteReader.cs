@@ -20,31 +20,45 @@ public sealed class RouteReader(RedisConnections connections)
 
     public RouteKeys Keys => connections.Keys;
 
+    /// <summary>Route reads prefer a replica (<see cref="RouteStoreOptions.ReadFromReplicas"/>).</summary>
+    public bool ReadsFromReplicas => connections.ReadFromReplicas;
+
+    /// <summary><see cref="RouteStoreOptions.ReplicaLagBound"/>.</summary>
+    public TimeSpan ReplicaLagBound => connections.ReplicaLagBound;
+
     /// <summary>
     /// Reads the lists, dead sets and balancing settings of <paramref name="keys"/> in one pipelined batch (one round
     /// trip, plain pipeline so that it works across Redis Cluster slots), one result per key in order.
     /// </summary>
-    public async Task<FrontendRead[]> ReadFrontendsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
+    public Task<FrontendRead[]> ReadFrontendsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
+        ReadFrontendsAsync(keys, fromPrimary: false, cancellationToken);
+
+    /// <inheritdoc cref="ReadFrontendsAsync(IReadOnlyList{string}, CancellationToken)"/>
+    /// <param name="keys">The frontend keys.</param>
+    /// <param name="fromPrimary">Read from the primary even with <see cref="RouteStoreOptions.ReadFromReplicas"/> (a key that just changed).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public async Task<FrontendRead[]> ReadFrontendsAsync(IReadOnlyList<string> keys, bool fromPrimary, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(keys);
         var db = connections.Read;
+        var flags = connections.ReadFromReplicas && !fromPrimary ? CommandFlags.PreferReplica : CommandFlags.None;
         var replies = new Task<RedisValue[]>[keys.Count * 2];
         var balancing = new Task<HashEntry[]>[keys.Count];
         if (keys.Count == 1)
         {
             // No batch object for the common miss (one uncached key): the commands still go out back to back.
-            replies[0] = db.ListRangeAsync(connections.Keys.Frontend(keys[0]));
-            replies[1] = db.SetMembersAsync(connections.Keys.Dead(keys[0]));
-            balancing[0] = db.HashGetAllAsync(connections.Keys.Balancing(keys[0]));
+            replies[0] = db.ListRangeAsync(connections.Keys.Frontend(keys[0]), flags: flags);
+            replies[1] = db.SetMembersAsync(connections.Keys.Dead(keys[0]), flags);
+            balancing[0] = db.HashGetAllAsync(connections.Keys.Balancing(keys[0]), flags);
         }
         else
         {
             var batch = db.CreateBatch();
             for (var i = 0; i < keys.Count; i++)
             {
-                replies[2 * i] = batch.ListRangeAsync(connections.Keys.Frontend(keys[i]));
-                replies[(2 * i) + 1] = batch.SetMembersAsync(connections.Keys.Dead(keys[i]));
-                balancing[i] = batch.HashGetAllAsync(connections.Keys.Balancing(keys[i]));
+                replies[2 * i] = batch.ListRangeAsync(connections.Keys.Frontend(keys[i]), flags: flags);
+                replies[(2 * i) + 1] = batch.SetMembersAsync(connections.Keys.Dead(keys[i]), flags);
+                balancing[i] = batch.HashGetAllAsync(connections.Keys.Balancing(keys[i]), flags);
             }
 
             batch.Execute();

@@ -29,6 +29,21 @@ public sealed class RouteStoreOptions
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Route reads go to a replica when one is connected (Redis replication or Sentinel), to take
+    /// load off the primary; writes, subscriptions and the reads that follow a change stay on the
+    /// primary (see <see cref="ReplicaLagBound"/>).
+    /// </summary>
+    public bool ReadFromReplicas { get; set; }
+
+    /// <summary>
+    /// With <see cref="ReadFromReplicas"/>: for this long after a key's change was heard of (or
+    /// after every key was invalidated), reads of it go to the primary, so that a replica that has
+    /// not applied the change yet cannot put the old value back in a router's cache. Longer than
+    /// the replication lag the deployment sees.
+    /// </summary>
+    public TimeSpan ReplicaLagBound { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Bound of one connection attempt; reconnects continue in the background.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }

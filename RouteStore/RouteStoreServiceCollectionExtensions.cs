@@ -26,6 +26,7 @@ public static class RouteStoreServiceCollectionExtensions
             .Validate(o => o.Driver.Count > 0 || !string.IsNullOrWhiteSpace(o.ConnectionString),
                 $"No Redis is configured: set ConnectionStrings:{connectionName} (ConnectionStrings__{connectionName}), RouteStore:ConnectionString or RouteStore:Driver.")
             .Validate(o => o.OperationTimeout > TimeSpan.Zero && o.ConnectTimeout > TimeSpan.Zero, "RouteStore timeouts must be positive.")
+            .Validate(o => o.ReplicaLagBound > TimeSpan.Zero, "RouteStore:ReplicaLagBound must be positive.")
             .ValidateOnStart();
 
         builder.Services.AddSingleton(sp => RedisConnections.Connect(sp.GetRequiredService<IOptions<RouteStoreOptions>>().Value));

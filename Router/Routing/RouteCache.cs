@@ -75,6 +75,14 @@ internal sealed partial class RouteCache
     // Refresh-ahead reads: 1 while a batch is being sent or is in flight.
     private int _sendingRefreshes;
 
+    // With RouteStore:ReadFromReplicas only: when each key's change was last heard of, and when
+    // every key was last invalidated (Environment.TickCount64). Reads within the replica lag bound
+    // of those go to the primary, so that a replica behind the change cannot cache the old value.
+    private readonly ConcurrentDictionary<string, long>? _changedAt;
+    private readonly long _replicaLagMs;
+    private long _allChangedAt;
+    private const int MaxChangedKeys = 100_000;
+
     public RouteCache(RouteReader reader, IOptions<RouterOptions> options, IOptions<RouteStoreOptions> storeOptions, RouterMetrics metrics, DeadMarkBook marks, ChangeFeed feed, ILogger<RouteCache> logger)
     {
         _reader = reader;
@@ -91,6 +99,8 @@ internal sealed partial class RouteCache
         _found = new Table(o.RouteCacheSize, this);
         _missing = new Table(o.RouteCacheNegativeSize, this);
         _pool = new BackendAddressPool(Math.Max(1024, o.RouteCacheSize));
+        _changedAt = reader.ReadsFromReplicas ? new ConcurrentDictionary<string, long>(StringComparer.Ordinal) : null;
+        _replicaLagMs = (long)reader.ReplicaLagBound.TotalMilliseconds;
     }
 
     /// <summary>Keys cached, found and not found.</summary>
@@ -316,7 +326,7 @@ internal sealed partial class RouteCache
         try
         {
             using var timeout = new CancellationTokenSource(_lookupTimeout);
-            answers = await _reader.ReadFrontendsAsync(keys, timeout.Token).ConfigureAwait(false);
+            answers = await _reader.ReadFrontendsAsync(keys, fromPrimary: _changedAt is not null && ChangedLately(keys, readAt), timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex)
         {
@@ -380,6 +390,7 @@ internal sealed partial class RouteCache
     public void Invalidate(string frontendKey)
     {
         _metrics.Invalidation();
+        NoteChange(frontendKey);
         Interlocked.Increment(ref _epochs[Stripe(frontendKey)]);
         _inflight.TryRemove(frontendKey, out _);
         var removed = _found.Remove(frontendKey) | _missing.Remove(frontendKey);
@@ -398,6 +409,7 @@ internal sealed partial class RouteCache
     public void Demote(string frontendKey)
     {
         _metrics.Invalidation();
+        NoteChange(frontendKey);
         Interlocked.Increment(ref _epochs[Stripe(frontendKey)]);
         _inflight.TryRemove(frontendKey, out _);
         if (Find(frontendKey) is { } slot)
@@ -408,7 +420,60 @@ internal sealed partial class RouteCache
     }
 
     /// <summary>Every entry must be read again, but stays available as a stale copy if Redis fails.</summary>
-    public void InvalidateAll() => Interlocked.Increment(ref _generation);
+    public void InvalidateAll()
+    {
+        Volatile.Write(ref _allChangedAt, Environment.TickCount64);
+        Interlocked.Increment(ref _generation);
+    }
+
+    private void NoteChange(string frontendKey)
+    {
+        if (_changedAt is null)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        if (_changedAt.Count >= MaxChangedKeys)
+        {
+            // Older than the bound, a change no longer matters: those go; if none is, all do, and
+            // every read within the bound goes to the primary instead.
+            foreach (var (key, at) in _changedAt)
+            {
+                if (now - at >= _replicaLagMs)
+                {
+                    _changedAt.TryRemove(key, out _);
+                }
+            }
+
+            if (_changedAt.Count >= MaxChangedKeys)
+            {
+                _changedAt.Clear();
+                Volatile.Write(ref _allChangedAt, now);
+            }
+        }
+
+        _changedAt[frontendKey] = now;
+    }
+
+    /// <summary>Whether one of <paramref name="keys"/> (or every key) changed within the replica lag bound of <paramref name="now"/>.</summary>
+    private bool ChangedLately(string[] keys, long now)
+    {
+        if (now - Volatile.Read(ref _allChangedAt) < _replicaLagMs)
+        {
+            return true;
+        }
+
+        foreach (var key in keys)
+        {
+            if (_changedAt!.TryGetValue(key, out var at) && now - at < _replicaLagMs)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The cached route of exactly <paramref name="frontendKey"/>, fresh or not (for its request rate); null when none is cached.</summary>
     public RouteEntry? CachedRoute(string frontendKey) => _found.TryGet(frontendKey, out var slot) ? slot.Route : null;
