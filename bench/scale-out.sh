@@ -12,6 +12,8 @@
 #            followed by polling every router until all of them reflect it: the propagation delay
 #            of a call is the time until the LAST router serves it
 #   routers  GET /v1/routers at the end: every router's change lag (a fence round trip)
+#   dead     DEADMARK_TRIALS dead marks made as a router makes them (BenchTools dead-marks), each
+#            timed until every router honours it (routers run with Router:Debug=true for this)
 # and the processes' CPU over the churn phase.
 #
 # Publish first (the whole run must hold the machine's build lock):
@@ -29,6 +31,7 @@ CLIENTS=${CLIENTS:-16}
 WARMUP=${WARMUP:-15}
 DURATION=${DURATION:-30}
 LOAD_CONNS=${LOAD_CONNS:-8}
+DEADMARK_TRIALS=${DEADMARK_TRIALS:-200}
 ADMIN_KEY=${ADMIN_KEY:-bench-admin-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 export ADMIN_KEY
 LUA=$REPO/bench/lib
@@ -54,7 +57,7 @@ ROUTER_URLS=()
 for ((r = 0; r < ROUTERS; r++)); do
   port=$((FIRST_ROUTER_PORT + 2 * r)) management=$((FIRST_ROUTER_PORT + 2 * r + 1))
   port_free "$port" && port_free "$management" || die "port $port or $management is in use"
-  start_bg "router-$r" "$CPU_PROXY" env ROUTER_PUB="$PUB/router" ROUTER_PORT="$port" ROUTER_BIND=127.0.0.1 \
+  start_bg "router-$r" "$CPU_PROXY" env ROUTER_PUB="$PUB/router" ROUTER_PORT="$port" ROUTER_BIND=127.0.0.1 Router__Debug=true \
     REDIS_PORT="$REDIS_PORT" ROUTER_MANAGEMENT_PORT="$management" bash "$REPO/bench/router-cmd.sh"
   ROUTER_PIDS+=("$LAST_PID")
   ROUTER_URLS+=("http://127.0.0.1:$port/")
@@ -76,7 +79,7 @@ done
 log "$ROUTERS routers on $FIRST_ROUTER_PORT.. (cpu $CPU_PROXY), admin API on $ADMIN_PORT, registry lists all"
 
 # Background traffic for the whole run: random Hosts over all N, one wrk per router.
-total=$((WARMUP + DURATION + 20))
+total=$((WARMUP + DURATION + 20 + (DEADMARK_TRIALS + 9) / 10))
 WRK_PIDS=()
 for ((r = 0; r < ROUTERS; r++)); do
   taskset -c "$CPU_CLIENT" wrk -t1 -c"$LOAD_CONNS" -d"${total}s" --timeout 5s -s "$LUA/scale-random.lua" "${ROUTER_URLS[r]}" -- 0 "$N" \
@@ -109,6 +112,14 @@ cpu+=$(awk -v a="${c0[$ADMIN_PID]}" -v b="$(cpu_ticks "$ADMIN_PID")" -v d0="${c0
   'BEGIN { printf " admin_cpu_pct=%.0f redis_cpu_pct=%.0f", 100 * (b - a) / hz / (w / 1000), 100 * (d1 - d0) / hz / (w / 1000) }')
 curl -s -H "Authorization: Bearer $ADMIN_KEY" "http://127.0.0.1:$ADMIN_PORT/v1/routers" >"$WORKDIR/routers.json"
 
+deadmarks="dead marks: not measured (DEADMARK_TRIALS=0)"
+if ((DEADMARK_TRIALS > 0)); then
+  taskset -c "$CPU_CLIENT" dotnet "$PUB/tools/BenchTools.dll" dead-marks --redis "127.0.0.1:$REDIS_PORT" \
+    --router "$(IFS=,; echo "${ROUTER_URLS[*]}")" --backends "http://127.0.0.1:${BACKEND_PORTS[0]},http://127.0.0.1:${BACKEND_PORTS[1]}" \
+    --trials "$DEADMARK_TRIALS" >"$WORKDIR/deadmarks.log" 2>&1 || true
+  deadmarks=$(grep '^RESULT ' "$WORKDIR/deadmarks.log" || { tail -5 "$WORKDIR/deadmarks.log"; echo "dead-marks failed"; })
+fi
+
 log "waiting for the traffic to end (wrk prints its summary at the end of its duration)"
 for p in "${WRK_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 traffic=""
@@ -120,4 +131,5 @@ log "done; raw files in $WORKDIR"
 echo "$result$cpu"
 echo "traffic over the whole run (warm-up and churn):$traffic"
 echo "registry: $(tr -d '\n' <"$WORKDIR/routers.json" | grep -o '"changeLagMs":[^,}]*' | tr '\n' ' ')"
+echo "$deadmarks"
 grep -h 'not served\|served after\|did not reflect' "$WORKDIR"/churn-churn.log | head -20 || true

@@ -25,6 +25,7 @@ try
         "backend" => await FaultBackend.RunAsync(options, stop.Token),
         "certs" => await CertificateLoader.RunAsync(options, stop.Token),
         "handshakes" => await Handshakes.RunAsync(options, stop.Token),
+        "dead-marks" => await DeadMarkPropagation.RunAsync(options, stop.Token),
         _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
     };
 }

@@ -34,6 +34,12 @@ internal static class Usage
           --port <p>                      required: the router's TLS listener on 127.0.0.1
           --count <N>                     names c000000..c<N-1> (default 10000)
 
+        dead-marks   how soon every router honours a dead mark made by another (routers need Router:Debug=true)
+          --redis <connection string>     required
+          --router <url>[,<url>...]       required, the routers' routed listeners
+          --backends <url,url>            the frontend's two backends (default http://127.0.0.1:21201,http://127.0.0.1:21202)
+          --trials <n>                    frontends marked, one after the other (default 200)
+
         backend      an HTTP/1.1 keep-alive server answering 100 bytes (bench/faults.sh)
           --port <p>                      required
           --slow-after <s>                from this many seconds after start, delay every answer (default 0: never)
