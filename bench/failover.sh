@@ -71,10 +71,13 @@ start_bg admin "$CPU_PROXY" env -C "$PUB/admin" ASPNETCORE_ENVIRONMENT=Productio
 wait_port "$ADMIN_PORT" 600 "$LAST_PID" || { tail -20 "$WORKDIR/admin.log" >&2; die "admin API did not listen"; }
 
 log "warm-up ${WARMUP}s: every host cached by every router"
+warm=()
 for ((r = 0; r < ROUTERS; r++)); do
   taskset -c "$CPU_CLIENT" wrk -t1 -c"$LOAD_CONNS" -d"${WARMUP}s" -s "$LUA/scale-random.lua" "${ROUTER_URLS[r]}" -- 0 "$N" >/dev/null 2>&1 &
+  warm+=("$!")
 done
-wait
+# Only these: a bare 'wait' would wait for Redis, the routers and the admin API too.
+for p in "${warm[@]}"; do wait "$p" 2>/dev/null || true; done
 
 WRK_PIDS=()
 for ((r = 0; r < ROUTERS; r++)); do
