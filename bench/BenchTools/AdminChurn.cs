@@ -7,7 +7,7 @@ using System.Text;
 namespace Hipache.Aspire.BenchTools;
 
 internal sealed record AdminChurnOptions(
-    Uri Admin, string Key, IReadOnlyList<Uri> Routers, string Backend, int Clients, TimeSpan Duration, bool Check, TimeSpan CheckTimeout, double Rate)
+    Uri Admin, string Key, IReadOnlyList<Uri> Routers, string Backend, int Clients, TimeSpan Duration, bool Check, TimeSpan CheckTimeout, double Rate, bool KeepGoing = false)
 {
     public static AdminChurnOptions From(CommandLine args)
     {
@@ -27,7 +27,8 @@ internal sealed record AdminChurnOptions(
             TimeSpan.FromSeconds(args.Int("duration", 20)),
             check,
             TimeSpan.FromMilliseconds(args.Int("check-timeout-ms", 10_000)),
-            args.Int("rate", 0));
+            args.Int("rate", 0),
+            args.Bool("keep-going", false));
     }
 }
 
@@ -92,6 +93,7 @@ internal static class AdminChurn
     private sealed class ChurnClient : IAsyncDisposable
     {
         private readonly AdminChurnOptions _options;
+        private bool _retrying;
         private readonly string _host;
         private readonly HttpClient _admin;
         private readonly HttpClient[] _routers;
@@ -182,9 +184,19 @@ internal static class AdminChurn
 
                 if (!await CallAsync(add, cancellationToken).ConfigureAwait(false))
                 {
-                    return;
+                    if (!_options.KeepGoing)
+                    {
+                        return;
+                    }
+
+                    // A failover, say: the same call again until it goes through (a 503 may or
+                    // may not have applied it; both calls are safe to repeat).
+                    _retrying = true;
+                    await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
 
+                _retrying = false;
                 add = !add;
             }
         }
@@ -210,7 +222,8 @@ internal static class AdminChurn
             }
 
             var answered = Stopwatch.GetTimestamp();
-            if (status != (add ? HttpStatusCode.OK : HttpStatusCode.NoContent))
+            // Repeating a DELETE whose first try was applied before its answer was lost finds nothing: done.
+            if (status != (add ? HttpStatusCode.OK : HttpStatusCode.NoContent) && !(_retrying && !add && status == HttpStatusCode.NotFound))
             {
                 Errors++;
                 await Console.Error.WriteLineAsync($"{_host}: {(add ? "POST" : "DELETE")} answered {(int)status}").ConfigureAwait(false);

@@ -24,6 +24,7 @@ internal static class Usage
           --rate <calls/s>                pace all clients together to this many calls a second (default 0: unpaced)
           --check true|false              after each call poll the router until it reflects it (default true)
           --check-timeout-ms <ms>         give up on one propagation after this (default 10000; the route cache TTL is 5 s)
+          --keep-going true|false         after a failed call (a 503 mid-failover), repeat it every 100 ms instead of stopping that client (default false)
 
         certs        writes N certificates into the certificate store (host i: c<i, 6 digits>.tls.local)
           --redis <connection string>     required
