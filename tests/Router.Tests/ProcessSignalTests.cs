@@ -54,7 +54,10 @@ public sealed class ProcessSignalTests(RedisFixture fixture)
 
         release.SetResult();
         var results = await Task.WhenAll(requests).WaitAsync(drainTimeout, Ct);
-        Assert.All(results, r => Assert.Equal((200, "finished", true), r));
+        // Every in-flight request finished. (Whether its response also says "Connection: close"
+        // depends on whether Kestrel had asked that connection to close yet: it closes the
+        // listener first, so a response in between goes out without it; seen once in CI.)
+        Assert.All(results, r => Assert.Equal((200, "finished"), (r.Status, r.Body)));
 
         Assert.True(await router.WaitForExitAsync(drainTimeout + ExitMargin - signalled.Elapsed, TestContext.Current.CancellationToken), $"still running {signalled.Elapsed} after SIGTERM:\n{router.Output}");
         Assert.True(router.ExitCode == 0, $"exit code {router.ExitCode}:\n{router.Output}");
