@@ -171,27 +171,26 @@ internal static class CertificateValidation
         return dot > 0 && string.Equals(name[dot..], dns[1..], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The key as PKCS#8 (what is stored) and the leaf with it, made the way a router makes it
+    /// (<see cref="CertificateMaterial.WithPrivateKey"/>), which refuses a key whose public half is
+    /// not the certificate's.
+    /// </summary>
     private static (X509Certificate2 WithKey, byte[] Pkcs8) Combine(X509Certificate2 leaf, string keyPem)
     {
-        if (leaf.GetRSAPublicKey() is { } rsaPublic)
+        using AsymmetricAlgorithm key = leaf.GetKeyAlgorithm() switch
         {
-            rsaPublic.Dispose();
-            using var rsa = RSA.Create();
-            rsa.ImportFromPem(keyPem);
-            // CopyWithPrivateKey refuses a key whose public half is not the certificate's.
-            return (leaf.CopyWithPrivateKey(rsa), rsa.ExportPkcs8PrivateKey());
-        }
-
-        if (leaf.GetECDsaPublicKey() is { } ecPublic)
-        {
-            ecPublic.Dispose();
-            using var ecdsa = ECDsa.Create();
-            ecdsa.ImportFromPem(keyPem);
-            return (leaf.CopyWithPrivateKey(ecdsa), ecdsa.ExportPkcs8PrivateKey());
-        }
-
-        throw new CryptographicException("Only RSA and ECDSA certificates are supported.");
+            RsaOid => RSA.Create(),
+            EcOid => ECDsa.Create(),
+            _ => throw new CryptographicException("Only RSA and ECDSA certificates are supported."),
+        };
+        key.ImportFromPem(keyPem);
+        var pkcs8 = key.ExportPkcs8PrivateKey();
+        return (CertificateMaterial.WithPrivateKey(leaf, pkcs8), pkcs8);
     }
+
+    private const string RsaOid = "1.2.840.113549.1.1.1";
+    private const string EcOid = "1.2.840.10045.2.1";
 
     private static string KeyAlgorithm(X509Certificate2 leaf)
     {
