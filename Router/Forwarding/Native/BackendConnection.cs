@@ -26,6 +26,12 @@ internal sealed class BackendConnection : IDisposable
     private int _aborted;
     private bool _disposed;
 
+    // The receive posted when the connection went idle: it completes when the backend closes the
+    // connection or sends something unasked (the connection is then unusable), or, after the
+    // next request is sent, with the start of its response.
+    private ValueTask<int> _idleRead;
+    private bool _idleReading;
+
     private BackendConnection(Socket socket)
     {
         _socket = socket;
@@ -92,18 +98,51 @@ internal sealed class BackendConnection : IDisposable
     }
 
     /// <summary>
-    /// Bytes buffered while idle, bytes waiting in the kernel, or (with <paramref name="probe"/>)
-    /// the socket readable while idle, mean the backend closed it or sent something unasked (a
-    /// response on a connection with no request, which would otherwise be read as the answer to
-    /// the next request): either way it is unusable. Without <paramref name="probe"/> the check
-    /// is one FIONREAD; a close is then found by the keep-alive race retry. Bytes that arrive
-    /// after this check and before the request is sent are indistinguishable from an answer.
+    /// Posts the receive of the next response as the connection goes idle (HAProxy's idle
+    /// connections, subscribed to reads): the backend closing it or sending something unasked
+    /// completes that receive while it sits in the pool, so reuse costs no syscall to find out
+    /// (it was one FIONREAD per request), and the response to the next request needs no read
+    /// attempt after its head is sent (the posted receive waits for it). False when the receive
+    /// completed at once (bytes or a close already there) or the connection cannot take one: it
+    /// is not to be pooled.
+    /// </summary>
+    public bool TryStartIdleRead()
+    {
+        if (_idleReading || _end != _start || _cancel.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        _start = _end = 0;
+        try
+        {
+            // Stored, then consumed once: by the exchange that awaits it, or never (Dispose).
+#pragma warning disable CA2012
+            _idleRead = _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, _cancel.Token);
+#pragma warning restore CA2012
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+
+        _idleReading = true;
+        return !_idleRead.IsCompleted;
+    }
+
+    /// <summary>
+    /// Whether an idle connection can take a request: its posted receive is still waiting (no
+    /// close, no unasked bytes seen) and, with <paramref name="probe"/>, the socket is not readable
+    /// either (a poll syscall: for requests that could not be sent again, it also sees what the
+    /// kernel holds and the event loop has not handed over yet). Without <paramref name="probe"/>
+    /// a close is found by the keep-alive race retry. Bytes that arrive after this check and before
+    /// the request is sent are indistinguishable from an answer.
     /// </summary>
     public bool IsIdleUsable(bool probe)
     {
         try
         {
-            return _buffer.Length > 0 && _end == _start && (probe ? !_socket.Poll(0, SelectMode.SelectRead) : _socket.Available == 0);
+            return _idleReading && !_idleRead.IsCompleted && (!probe || !_socket.Poll(0, SelectMode.SelectRead));
         }
         catch (SocketException)
         {
@@ -118,7 +157,10 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>Arms the activity timer and ties the exchange to the client's abort token.</summary>
     public void BeginExchange(TimeSpan activityTimeout, CancellationToken clientAborted)
     {
-        if (!_cancel.TryReset())
+        // Not TryReset: it would drop the posted idle receive's registration, and the activity
+        // timer could no longer cancel it. EndExchange stopped the timer; a source that fired
+        // anyway has cancelled that receive, and IsIdleUsable refused the connection.
+        if (_cancel.IsCancellationRequested)
         {
             _cancel.Dispose();
             _cancel = new CancellationTokenSource();
@@ -176,6 +218,13 @@ internal sealed class BackendConnection : IDisposable
     /// </summary>
     public ValueTask<int> ReceiveAsync()
     {
+        if (_idleReading)
+        {
+            // Posted when the connection went idle, into the empty buffer's start.
+            _idleReading = false;
+            return _idleRead;
+        }
+
         if (_start == _end)
         {
             _start = _end = 0;
@@ -236,11 +285,17 @@ internal sealed class BackendConnection : IDisposable
 
         _disposed = true;
         _clientAborted.Dispose();
+        // A receive still posted may be writing into the buffer as the socket closes: then the
+        // buffer is left to the GC, never handed to another connection.
+        var receiving = _idleReading && !_idleRead.IsCompleted;
         _socket.Dispose();
         _cancel.Dispose();
         var buffer = _buffer;
         _buffer = [];
-        ArrayPool<byte>.Shared.Return(buffer);
+        if (!receiving)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 }
 

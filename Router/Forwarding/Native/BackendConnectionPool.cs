@@ -79,7 +79,7 @@ internal sealed class BackendConnectionPool : IDisposable
     public void Release(BackendConnection connection, bool reusable)
     {
         var pooled = false;
-        if (reusable)
+        if (reusable && connection.TryStartIdleRead())
         {
             connection.Reused = true;
             connection.IdleSince = Environment.TickCount64;
