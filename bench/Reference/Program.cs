@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Connections;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -10,15 +11,46 @@ using Yarp.ReverseProxy.Forwarder;
 //   forwarder  Kestrel + one SocketsHttpHandler + IHttpForwarder with HttpTransformer.Empty, hosts
 //              resolved from Hipache's frontend:<host> lists once and kept forever (no change
 //              handling, no dead marks, no wildcards): the cost of bare YARP forwarding.
+//   raw        Kestrel's socket transport with no HTTP layer: a connection handler that finds the
+//              head's end and its Host, sends the head as it came to a pooled backend connection,
+//              and relays a Content-Length response (RawForwarder). Only what ../shared/bench sends
+//              (bodiless GETs, Content-Length answers); no forwarding headers, no validation: the
+//              floor of a .NET proxy on Kestrel's transport, below Kestrel's HTTP/1.1 layer. Run
+//              with the router's runtime settings (socket continuations inline).
 // No logging, no telemetry, no health endpoints: nothing but the request.
 var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder (PORT, REDIS_PORT from the environment)");
 var port = int.Parse(Environment.GetEnvironmentVariable("ROUTER_PORT") ?? "21080", System.Globalization.CultureInfo.InvariantCulture);
+if (mode == "raw")
+{
+    // As the router's RuntimeTuning, before the first socket exists.
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
+RawForwarder? raw = null;
+if (mode == "raw")
+{
+    var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+    raw = new RawForwarder(redis.GetDatabase());
+    builder.WebHost.UseSockets(s =>
+    {
+        s.UnsafePreferInlineScheduling = true;
+        s.WaitForDataBeforeAllocatingBuffer = false;
+    });
+}
+
 builder.WebHost.ConfigureKestrel(k =>
 {
     k.AddServerHeader = false;
-    k.Listen(IPAddress.Loopback, port);
+    if (raw is not null)
+    {
+        k.Listen(IPAddress.Loopback, port, listen => listen.Run(raw.HandleAsync));
+    }
+    else
+    {
+        k.Listen(IPAddress.Loopback, port);
+    }
 });
 
 switch (mode)
@@ -76,6 +108,12 @@ switch (mode)
         break;
     }
 
+    case "raw":
+    {
+        await builder.Build().RunAsync();
+        break;
+    }
+
     default:
-        throw new ArgumentException($"unknown mode {mode}: kestrel or forwarder");
+        throw new ArgumentException($"unknown mode {mode}: kestrel, forwarder or raw");
 }
