@@ -52,12 +52,42 @@ internal static class AccessLogLine
     private static StringBuilder TwoDigits(StringBuilder builder, int value) =>
         builder.Append((char)('0' + (value / 10))).Append((char)('0' + (value % 10)));
 
-    private static StringBuilder AppendSeconds(StringBuilder builder, TimeSpan elapsed) =>
-        builder.Append(CultureInfo.InvariantCulture, $"{Math.Round(elapsed.TotalMilliseconds) / 1000:0.###}");
+    /// <summary>
+    /// Milliseconds / 1000 in shortest form, as Hipache prints them: <c>0.014</c>, <c>1.5</c>,
+    /// <c>0</c> (what <c>ToString("0.###")</c> of the rounded milliseconds / 1000 gives), written
+    /// with integer digits: the custom float format was half of the writer's time per line.
+    /// </summary>
+    public static StringBuilder AppendSeconds(StringBuilder builder, TimeSpan elapsed)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var milliseconds = Math.Round(elapsed.TotalMilliseconds);
+        if (milliseconds is < 0 or > long.MaxValue / 2)
+        {
+            return builder.Append(CultureInfo.InvariantCulture, $"{milliseconds / 1000:0.###}");
+        }
 
-    /// <summary>Milliseconds / 1000 in shortest form, as Hipache prints them: <c>0.014</c>, <c>1.5</c>, <c>0</c>.</summary>
-    public static string Seconds(TimeSpan elapsed) =>
-        (Math.Round(elapsed.TotalMilliseconds) / 1000).ToString("0.###", CultureInfo.InvariantCulture);
+        var whole = (long)milliseconds;
+        builder.Append(whole / 1000);
+        var fraction = (int)(whole % 1000);
+        if (fraction == 0)
+        {
+            return builder;
+        }
+
+        builder.Append('.').Append((char)('0' + (fraction / 100)));
+        fraction %= 100;
+        if (fraction != 0)
+        {
+            builder.Append((char)('0' + (fraction / 10)));
+            fraction %= 10;
+            if (fraction != 0)
+            {
+                builder.Append((char)('0' + fraction));
+            }
+        }
+
+        return builder;
+    }
 
     private static StringBuilder AppendEscaped(StringBuilder builder, string value)
     {

@@ -28,6 +28,11 @@ internal sealed partial class AccessLogWriter : BackgroundService
     private readonly StringBuilder _line = new(256);
     private readonly bool _hipacheMode;
 
+    // The client address as the last line wrote it: a connection's requests share one
+    // IPAddress, and formatting it (Hipache's "::ffff:" prefix) allocated per line.
+    private System.Net.IPAddress? _lastAddress;
+    private string _lastAddressText = "-";
+
     private readonly Channel<AccessLogEntry> _queue = Channel.CreateBounded<AccessLogEntry>(new BoundedChannelOptions(QueueCapacity)
     {
         FullMode = BoundedChannelFullMode.DropWrite,
@@ -125,9 +130,15 @@ internal sealed partial class AccessLogWriter : BackgroundService
         while (reader.TryRead(out var entry))
         {
             _line.Clear();
+            if (!ReferenceEquals(entry.Address, _lastAddress) || entry.Address is null)
+            {
+                _lastAddress = entry.Address;
+                _lastAddressText = Forwarding.ClientAddress.Format(entry.Address, _hipacheMode) ?? "-";
+            }
+
             AccessLogLine.Append(
                 _line,
-                Forwarding.ClientAddress.Format(entry.Address, _hipacheMode) ?? "-",
+                _lastAddressText,
                 entry.StartedAt,
                 entry.Method,
                 entry.Target,
