@@ -98,11 +98,6 @@ public sealed class RedisConnections : IAsyncDisposable
         prepared.ClientName ??= "hipache-aspire";
         // CONFIG GET/SET of notify-keyspace-events; servers that forbid it simply refuse.
         prepared.AllowAdmin = true;
-        if (options.UseThreadPoolForReplies && source.SocketManager is null)
-        {
-            prepared.SocketManager = SocketManager.ThreadPool;
-        }
-
         return prepared;
     }
 

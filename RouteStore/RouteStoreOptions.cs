@@ -44,16 +44,6 @@ public sealed class RouteStoreOptions
     /// </summary>
     public TimeSpan ReplicaLagBound { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>
-    /// Redis replies are read and completed on the .NET thread pool (StackExchange.Redis's
-    /// <c>SocketManager.ThreadPool</c>) instead of the library's own reader threads: a reply then
-    /// costs one thread hop to the code that waits for it, not two (the reader thread, then the
-    /// pool for the continuation). On a router's small cores that halved what a route cache miss
-    /// adds to a request (bench/RESULTS.md). Safe because nothing in this product blocks a
-    /// pool thread on Redis; turn it off for the library's dedicated threads.
-    /// </summary>
-    public bool UseThreadPoolForReplies { get; set; } = true;
-
     /// <summary>Bound of one connection attempt; reconnects continue in the background.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
