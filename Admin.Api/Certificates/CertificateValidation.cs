@@ -173,24 +173,14 @@ internal static class CertificateValidation
 
     /// <summary>
     /// The key as PKCS#8 (what is stored) and the leaf with it, made the way a router makes it
-    /// (<see cref="CertificateMaterial.WithPrivateKey"/>), which refuses a key whose public half is
-    /// not the certificate's.
+    /// (<see cref="CertificateMaterial"/>), which refuses a key whose public half is not the certificate's.
     /// </summary>
     private static (X509Certificate2 WithKey, byte[] Pkcs8) Combine(X509Certificate2 leaf, string keyPem)
     {
-        using AsymmetricAlgorithm key = leaf.GetKeyAlgorithm() switch
-        {
-            RsaOid => RSA.Create(),
-            EcOid => ECDsa.Create(),
-            _ => throw new CryptographicException("Only RSA and ECDSA certificates are supported."),
-        };
+        using var key = CertificateMaterial.CreateKeyFor(leaf);
         key.ImportFromPem(keyPem);
-        var pkcs8 = key.ExportPkcs8PrivateKey();
-        return (CertificateMaterial.WithPrivateKey(leaf, pkcs8), pkcs8);
+        return (CertificateMaterial.WithPrivateKey(leaf, key), key.ExportPkcs8PrivateKey());
     }
-
-    private const string RsaOid = "1.2.840.113549.1.1.1";
-    private const string EcOid = "1.2.840.10045.2.1";
 
     private static string KeyAlgorithm(X509Certificate2 leaf)
     {

@@ -17,21 +17,41 @@ public static class CertificateMaterial
     /// <summary>The leaf with its private key (PKCS#8: RSA or ECDSA), ready for a TLS server.</summary>
     public static X509Certificate2 WithPrivateKey(X509Certificate2 leaf, ReadOnlySpan<byte> pkcs8)
     {
+        using var key = CreateKeyFor(leaf);
+        key.ImportPkcs8PrivateKey(pkcs8, out _);
+        return WithPrivateKey(leaf, key);
+    }
+
+    /// <summary>The leaf with <paramref name="key"/> (from <see cref="CreateKeyFor"/>); refuses a key whose public half is not the certificate's.</summary>
+    public static X509Certificate2 WithPrivateKey(X509Certificate2 leaf, AsymmetricAlgorithm key)
+    {
         ArgumentNullException.ThrowIfNull(leaf);
-        if (leaf.GetRSAPublicKey() is { } rsaPublic)
+        return key switch
         {
-            rsaPublic.Dispose();
-            using var rsa = RSA.Create();
-            rsa.ImportPkcs8PrivateKey(pkcs8, out _);
-            return leaf.CopyWithPrivateKey(rsa);
+            RSA rsa => leaf.CopyWithPrivateKey(rsa),
+            ECDsa ecdsa => leaf.CopyWithPrivateKey(ecdsa),
+            _ => throw new CryptographicException("Only RSA and ECDSA certificates are supported."),
+        };
+    }
+
+    /// <summary>An empty key of the leaf's algorithm (RSA or ECDSA), to import its private key into.</summary>
+    public static AsymmetricAlgorithm CreateKeyFor(X509Certificate2 leaf)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        using (var rsa = leaf.GetRSAPublicKey())
+        {
+            if (rsa is not null)
+            {
+                return RSA.Create();
+            }
         }
 
-        if (leaf.GetECDsaPublicKey() is { } ecPublic)
+        using (var ecdsa = leaf.GetECDsaPublicKey())
         {
-            ecPublic.Dispose();
-            using var ecdsa = ECDsa.Create();
-            ecdsa.ImportPkcs8PrivateKey(pkcs8, out _);
-            return leaf.CopyWithPrivateKey(ecdsa);
+            if (ecdsa is not null)
+            {
+                return ECDsa.Create();
+            }
         }
 
         throw new CryptographicException("Only RSA and ECDSA certificates are supported.");
