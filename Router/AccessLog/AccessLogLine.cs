@@ -61,7 +61,7 @@ internal static class AccessLogLine
     {
         ArgumentNullException.ThrowIfNull(builder);
         var milliseconds = Math.Round(elapsed.TotalMilliseconds);
-        if (milliseconds is < 0 or > long.MaxValue / 2)
+        if (milliseconds < 0)
         {
             return builder.Append(CultureInfo.InvariantCulture, $"{milliseconds / 1000:0.###}");
         }

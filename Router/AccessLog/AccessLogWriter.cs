@@ -130,7 +130,7 @@ internal sealed partial class AccessLogWriter : BackgroundService
         while (reader.TryRead(out var entry))
         {
             _line.Clear();
-            if (!ReferenceEquals(entry.Address, _lastAddress) || entry.Address is null)
+            if (!ReferenceEquals(entry.Address, _lastAddress))
             {
                 _lastAddress = entry.Address;
                 _lastAddressText = Forwarding.ClientAddress.Format(entry.Address, _hipacheMode) ?? "-";
