@@ -93,16 +93,17 @@ internal sealed class RunningRouter : IAsyncDisposable
 
         // And the first read of the routing table done once (JIT of the read path in a Debug
         // build, the connection's first commands): under CI load a test's first request could
-        // otherwise outlast RouteStore:OperationTimeout and get a 503 it did not ask for.
+        // otherwise outlast RouteStore:OperationTimeout and get a 503 it did not ask for. Polled
+        // to the same deadline: a multiplexer that reports connected can still answer "no
+        // connection is available" for a moment (seen in CI), and three attempts back to back
+        // all met that moment.
         if (connections.IsConnected)
         {
             var cache = app.Services.GetRequiredService<Hipache.Aspire.Router.Routing.RouteCache>();
-            for (var attempt = 0; attempt < 3; attempt++)
+            while ((await cache.LookupAsync("warm-up.invalid", CancellationToken.None)).Status == Hipache.Aspire.Router.Routing.LookupStatus.StoreUnavailable
+                && Environment.TickCount64 < deadline)
             {
-                if ((await cache.LookupAsync("warm-up.invalid", CancellationToken.None)).Status != Hipache.Aspire.Router.Routing.LookupStatus.StoreUnavailable)
-                {
-                    break;
-                }
+                await Task.Delay(20);
             }
         }
 
