@@ -26,8 +26,8 @@ internal sealed class BackendConnection : IDisposable
     // The activity timeout, checked lazily (as HAProxy checks its expiry dates): an operation only
     // records its time, and one timer per connection fires at the earliest possible expiry, then
     // either cancels or sets itself for the rest. Re-arming a CancelAfter on every operation took
-    // the timer queue's lock three or four times a request (perf: ~2 % of the router's core with
-    // the queue's firing scans). _timerLock orders the exchange's start and end with the timer.
+    // the timer queue's lock three or four times a request (perf: ~1.2 % of the router's core,
+    // ~0.5 % this way). _timerLock orders the exchange's start and end with the timer.
     private readonly Lock _timerLock = new();
     private Timer? _activityTimer;
     private long _activityTimeoutMs;
