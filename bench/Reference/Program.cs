@@ -17,9 +17,19 @@ using Yarp.ReverseProxy.Forwarder;
 //              (bodiless GETs, Content-Length answers); no forwarding headers, no validation: the
 //              floor of a .NET proxy on Kestrel's transport, below Kestrel's HTTP/1.1 layer. Run
 //              with the router's runtime settings (socket continuations inline).
+//   epoll      the raw relay's work on one thread that waits for readiness before each read (epoll
+//              through P/Invoke; no .NET socket engine, no Kestrel): EpollRelay. Whether the raw
+//              floor's distance to haproxy is the socket engine's or the runtime's.
 // No logging, no telemetry, no health endpoints: nothing but the request.
-var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder (PORT, REDIS_PORT from the environment)");
+var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder|raw|epoll (ROUTER_PORT, REDIS_PORT from the environment)");
 var port = int.Parse(Environment.GetEnvironmentVariable("ROUTER_PORT") ?? "21080", System.Globalization.CultureInfo.InvariantCulture);
+if (mode == "epoll")
+{
+    var store = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+    new EpollRelay(store.GetDatabase(), port).Run();
+    return;
+}
+
 if (mode == "raw")
 {
     // As the router's RuntimeTuning, before the first socket exists.
@@ -115,5 +125,5 @@ switch (mode)
     }
 
     default:
-        throw new ArgumentException($"unknown mode {mode}: kestrel, forwarder or raw");
+        throw new ArgumentException($"unknown mode {mode}: kestrel, forwarder, raw or epoll");
 }

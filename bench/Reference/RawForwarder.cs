@@ -81,7 +81,7 @@ internal sealed class RawForwarder(IDatabase db)
         }
     }
 
-    private static bool AsksToClose(ReadOnlySpan<byte> head)
+    internal static bool AsksToClose(ReadOnlySpan<byte> head)
     {
         foreach (var range in head.Split("\r\n"u8))
         {
@@ -114,7 +114,7 @@ internal sealed class RawForwarder(IDatabase db)
         return reader.TryReadTo(out ReadOnlySequence<byte> before, HeadEnd, advancePastDelimiter: false) ? before.Length : -1;
     }
 
-    private static string HostOf(ReadOnlySpan<byte> head)
+    internal static string HostOf(ReadOnlySpan<byte> head)
     {
         var at = head.IndexOf("\r\nHost:"u8);
         if (at < 0)
@@ -126,6 +126,24 @@ internal sealed class RawForwarder(IDatabase db)
         value = value[..value.IndexOf("\r\n"u8)].Trim((byte)' ');
         var colon = value.IndexOf((byte)':');
         return Encoding.ASCII.GetString(colon >= 0 ? value[..colon] : value);
+    }
+
+    internal static long ContentLengthOf(ReadOnlySpan<byte> head)
+    {
+        var at = head.IndexOf("\r\nContent-Length:"u8);
+        if (at < 0)
+        {
+            at = head.IndexOf("\r\ncontent-length:"u8);
+        }
+
+        if (at < 0)
+        {
+            return -1;
+        }
+
+        var value = head[(at + 17)..];
+        value = value[..value.IndexOf("\r\n"u8)].Trim((byte)' ');
+        return Utf8Parser.TryParse(value, out long length, out _) ? length : -1;
     }
 
     private sealed class RawBackend(Socket socket)
@@ -187,24 +205,6 @@ internal sealed class RawForwarder(IDatabase db)
                     return false;
                 }
             }
-        }
-
-        private static long ContentLengthOf(ReadOnlySpan<byte> head)
-        {
-            var at = head.IndexOf("\r\nContent-Length:"u8);
-            if (at < 0)
-            {
-                at = head.IndexOf("\r\ncontent-length:"u8);
-            }
-
-            if (at < 0)
-            {
-                return -1;
-            }
-
-            var value = head[(at + 17)..];
-            value = value[..value.IndexOf("\r\n"u8)].Trim((byte)' ');
-            return Utf8Parser.TryParse(value, out long length, out _) ? length : -1;
         }
     }
 }
