@@ -20,6 +20,10 @@ using Yarp.ReverseProxy.Forwarder;
 //   epoll      the raw relay's work on one thread that waits for readiness before each read (epoll
 //              through P/Invoke; no .NET socket engine, no Kestrel): EpollRelay. Whether the raw
 //              floor's distance to haproxy is the socket engine's or the runtime's.
+//   kestrel-inline  "kestrel" with the router's transport settings (socket continuations inline,
+//              no zero-byte reads): the socket-transport side of the next comparison.
+//   kestrel-epoll  "kestrel" on EpollTransportFactory: Kestrel's HTTP layer over a transport that
+//              reads only what epoll says is ready (what a readiness-first transport is worth).
 // No logging, no telemetry, no health endpoints: nothing but the request.
 var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder|raw|epoll (ROUTER_PORT, REDIS_PORT from the environment)");
 var port = int.Parse(Environment.GetEnvironmentVariable("ROUTER_PORT") ?? "21080", System.Globalization.CultureInfo.InvariantCulture);
@@ -30,7 +34,7 @@ if (mode == "epoll")
     return;
 }
 
-if (mode == "raw")
+if (mode is "raw" or "kestrel-inline")
 {
     // As the router's RuntimeTuning, before the first socket exists.
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
@@ -39,6 +43,16 @@ if (mode == "raw")
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 RawForwarder? raw = null;
+if (mode == "kestrel-inline")
+{
+    // The router's socket transport settings (RouterApplication): continuations inline, no zero-byte reads.
+    builder.WebHost.UseSockets(s =>
+    {
+        s.UnsafePreferInlineScheduling = true;
+        s.WaitForDataBeforeAllocatingBuffer = false;
+    });
+}
+
 if (mode == "raw")
 {
     var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
@@ -66,7 +80,15 @@ builder.WebHost.ConfigureKestrel(k =>
 switch (mode)
 {
     case "kestrel":
+    case "kestrel-inline":
+    case "kestrel-epoll":
     {
+        if (mode == "kestrel-epoll")
+        {
+            // Registered after the socket transport: Kestrel binds with the last factory registered.
+            builder.Services.AddSingleton<IConnectionListenerFactory, EpollTransportFactory>();
+        }
+
         var app = builder.Build();
         var body = Encoding.ASCII.GetBytes(new string('x', 99) + "\n");
         app.Run(context =>
@@ -125,5 +147,5 @@ switch (mode)
     }
 
     default:
-        throw new ArgumentException($"unknown mode {mode}: kestrel, forwarder, raw or epoll");
+        throw new ArgumentException($"unknown mode {mode}: kestrel, kestrel-inline, kestrel-epoll, forwarder, raw or epoll");
 }
