@@ -11,19 +11,8 @@ using StackExchange.Redis;
 /// is .NET's socket engine (a receive tried before every wait: two EAGAIN reads per request) or the
 /// runtime itself. Bench requests only (bodiless GETs, Content-Length answers); it validates nothing.
 /// </summary>
-internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
+internal sealed unsafe class EpollRelay(IDatabase db, int port)
 {
-    private const uint EpollIn = 0x001;
-    private const uint EpollOut = 0x004;
-    private const int CtlAdd = 1;
-    private const int CtlDel = 2;
-    private const int CtlMod = 3;
-    private const int SockNonBlock = 0x800;
-    private const int SockCloexec = 0x80000;
-    private const int MsgNoSignal = 0x4000;
-    private const int ErrAgain = 11;
-    private const int ErrInterrupted = 4;
-
     private static readonly byte[] NotFound = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"u8.ToArray();
 
     private readonly object?[] _byFd = new object?[1 << 16];
@@ -39,15 +28,15 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         listener.Listen(4096);
         listener.Blocking = false;
         var listenFd = (int)listener.Handle;
-        _epoll = EpollCreate1(SockCloexec);
-        Control(CtlAdd, listenFd, EpollIn);
-        var events = stackalloc EpollEvent[256];
+        _epoll = Libc.EpollCreate1(Libc.SockCloexec);
+        Control(Libc.CtlAdd, listenFd, Libc.EpollIn);
+        var events = stackalloc Libc.EpollEvent[256];
         while (true)
         {
-            var count = EpollWait(_epoll, events, 256, -1);
+            var count = Libc.EpollWait(_epoll, events, 256, -1);
             if (count < 0)
             {
-                if (Marshal.GetLastPInvokeError() == ErrInterrupted)
+                if (Marshal.GetLastPInvokeError() == Libc.ErrInterrupted)
                 {
                     continue;
                 }
@@ -65,12 +54,12 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
                 }
                 else if (_byFd[fd] is Client client)
                 {
-                    if ((ready & EpollOut) != 0)
+                    if ((ready & Libc.EpollOut) != 0)
                     {
                         FlushPending(client);
                     }
 
-                    if ((ready & ~EpollOut) != 0 && _byFd[fd] == client)
+                    if ((ready & ~Libc.EpollOut) != 0 && _byFd[fd] == client)
                     {
                         OnClientReadable(client);
                     }
@@ -87,16 +76,15 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
     {
         while (true)
         {
-            var fd = Accept4(listenFd, IntPtr.Zero, IntPtr.Zero, SockNonBlock | SockCloexec);
+            var fd = Libc.Accept4(listenFd, IntPtr.Zero, IntPtr.Zero, Libc.SockNonBlock | Libc.SockCloexec);
             if (fd < 0)
             {
                 return;
             }
 
-            var one = 1;
-            SetSockOpt(fd, 6 /* IPPROTO_TCP */, 1 /* TCP_NODELAY */, ref one, sizeof(int));
+            Libc.NoDelay(fd);
             _byFd[fd] = new Client(fd);
-            Control(CtlAdd, fd, EpollIn);
+            Control(Libc.CtlAdd, fd, Libc.EpollIn);
         }
     }
 
@@ -106,8 +94,8 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         {
             // No pipelining in the bench: a read now can only be the client closing.
             var peek = stackalloc byte[1];
-            var peeked = Recv(client.Fd, peek, 1, 2 /* MSG_PEEK */);
-            if (peeked == 0 || (peeked < 0 && Marshal.GetLastPInvokeError() != ErrAgain))
+            var peeked = Libc.Recv(client.Fd, peek, 1, Libc.MsgPeek);
+            if (peeked == 0 || (peeked < 0 && Marshal.GetLastPInvokeError() != Libc.ErrAgain))
             {
                 CloseClient(client);
             }
@@ -118,10 +106,10 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         nint read;
         fixed (byte* buffer = client.In)
         {
-            read = Recv(client.Fd, buffer + client.InLength, client.In.Length - client.InLength, 0);
+            read = Libc.Recv(client.Fd, buffer + client.InLength, client.In.Length - client.InLength, 0);
         }
 
-        if (read == 0 || (read < 0 && Marshal.GetLastPInvokeError() != ErrAgain))
+        if (read == 0 || (read < 0 && Marshal.GetLastPInvokeError() != Libc.ErrAgain))
         {
             CloseClient(client);
             return;
@@ -168,7 +156,7 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
             var sent = 0;
             while (sent < headLength)
             {
-                var n = Send(backend.Fd, buffer + sent, headLength - sent, MsgNoSignal);
+                var n = Libc.Send(backend.Fd, buffer + sent, headLength - sent, Libc.MsgNoSignal);
                 if (n < 0)
                 {
                     Fail(client, backend);
@@ -194,10 +182,10 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         nint read;
         fixed (byte* buffer = backend.Buffer)
         {
-            read = Recv(backend.Fd, buffer + backend.Filled, backend.Buffer.Length - backend.Filled, 0);
+            read = Libc.Recv(backend.Fd, buffer + backend.Filled, backend.Buffer.Length - backend.Filled, 0);
         }
 
-        if (read < 0 && Marshal.GetLastPInvokeError() == ErrAgain)
+        if (read < 0 && Marshal.GetLastPInvokeError() == Libc.ErrAgain)
         {
             return;
         }
@@ -279,8 +267,8 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         {
             fixed (byte* buffer = bytes)
             {
-                var n = Send(client.Fd, buffer + offset, count, MsgNoSignal);
-                if (n < 0 && Marshal.GetLastPInvokeError() != ErrAgain)
+                var n = Libc.Send(client.Fd, buffer + offset, count, Libc.MsgNoSignal);
+                if (n < 0 && Marshal.GetLastPInvokeError() != Libc.ErrAgain)
                 {
                     CloseClient(client);
                     return;
@@ -304,10 +292,10 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
 
         Buffer.BlockCopy(bytes, offset + sent, client.Pending, client.PendingLength, count - sent);
         client.PendingLength += count - sent;
-        Control(CtlMod, client.Fd, EpollIn | EpollOut);
+        Control(Libc.CtlMod, client.Fd, Libc.EpollIn | Libc.EpollOut);
         if (client.Active is { } backend)
         {
-            Control(CtlMod, backend.Fd, 0);
+            Control(Libc.CtlMod, backend.Fd, 0);
         }
     }
 
@@ -315,10 +303,10 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
     {
         fixed (byte* buffer = client.Pending)
         {
-            var n = Send(client.Fd, buffer + client.PendingOffset, client.PendingLength - client.PendingOffset, MsgNoSignal);
+            var n = Libc.Send(client.Fd, buffer + client.PendingOffset, client.PendingLength - client.PendingOffset, Libc.MsgNoSignal);
             if (n < 0)
             {
-                if (Marshal.GetLastPInvokeError() != ErrAgain)
+                if (Marshal.GetLastPInvokeError() != Libc.ErrAgain)
                 {
                     CloseClient(client);
                 }
@@ -335,10 +323,10 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         }
 
         client.PendingOffset = client.PendingLength = 0;
-        Control(CtlMod, client.Fd, EpollIn);
+        Control(Libc.CtlMod, client.Fd, Libc.EpollIn);
         if (client.Active is { } backend)
         {
-            Control(CtlMod, backend.Fd, EpollIn);
+            Control(Libc.CtlMod, backend.Fd, Libc.EpollIn);
         }
         else
         {
@@ -380,7 +368,7 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         socket.Blocking = false;
         var backend = new Backend(socket, endPoint);
         _byFd[backend.Fd] = backend;
-        Control(CtlAdd, backend.Fd, EpollIn);
+        Control(Libc.CtlAdd, backend.Fd, Libc.EpollIn);
         return backend;
     }
 
@@ -399,7 +387,7 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
 
         backend.Closed = true;
         backend.Owner = null;
-        Control(CtlDel, backend.Fd, 0);
+        Control(Libc.CtlDel, backend.Fd, 0);
         _byFd[backend.Fd] = null;
         backend.Socket.Dispose();
     }
@@ -417,9 +405,9 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
             Drop(backend);
         }
 
-        Control(CtlDel, client.Fd, 0);
+        Control(Libc.CtlDel, client.Fd, 0);
         _byFd[client.Fd] = null;
-        _ = Close(client.Fd);
+        _ = Libc.Close(client.Fd);
     }
 
     private static void Consume(Client client, int count)
@@ -430,15 +418,8 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
 
     private void Control(int operation, int fd, uint events)
     {
-        var e = new EpollEvent { Events = events, Data = (ulong)fd };
-        _ = EpollCtl(_epoll, operation, fd, &e);
-    }
-
-    [StructLayout(LayoutKind.Sequential, Pack = 1)]
-    private struct EpollEvent
-    {
-        public uint Events;
-        public ulong Data;
+        var e = new Libc.EpollEvent { Events = events, Data = (ulong)fd };
+        _ = Libc.EpollCtl(_epoll, operation, fd, &e);
     }
 
     private sealed class Client(int fd)
@@ -466,28 +447,4 @@ internal sealed unsafe partial class EpollRelay(IDatabase db, int port)
         public bool CloseAfter { get; set; }
         public bool Closed { get; set; }
     }
-
-    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static partial int EpollCtl(int epfd, int op, int fd, EpollEvent* e);
-
-    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static partial int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
-    private static partial int Accept4(int fd, IntPtr address, IntPtr addressLength, int flags);
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static partial nint Recv(int fd, byte* buffer, nint length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-    private static partial nint Send(int fd, byte* buffer, nint length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
-
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    private static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
 }

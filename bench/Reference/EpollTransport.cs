@@ -15,7 +15,7 @@ using Microsoft.AspNetCore.Http.Features;
 /// transport is worth under Kestrel's HTTP layer, for the bench's requests; not a product path
 /// (no TLS-specific features, no graceful half-close handling beyond the bench's needs).
 /// </summary>
-internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
+internal sealed class EpollTransportFactory : IConnectionListenerFactory
 {
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default) =>
         new(new EpollListener((IPEndPoint)endpoint));
@@ -38,8 +38,8 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             _listener.Blocking = false;
             EndPoint = _listener.LocalEndPoint!;
             _listenFd = (int)_listener.Handle;
-            _epoll = Native.EpollCreate1(Native.SockCloexec);
-            Control(Native.CtlAdd, _listenFd, Native.EpollIn);
+            _epoll = Libc.EpollCreate1(Libc.SockCloexec);
+            Control(Libc.CtlAdd, _listenFd, Libc.EpollIn);
             new Thread(Loop) { IsBackground = true, Name = "epoll transport" }.Start();
         }
 
@@ -72,22 +72,22 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
 
         internal unsafe void Control(int operation, int fd, uint events)
         {
-            var e = new Native.EpollEvent { Events = events, Data = (ulong)fd };
-            _ = Native.EpollCtl(_epoll, operation, fd, &e);
+            var e = new Libc.EpollEvent { Events = events, Data = (ulong)fd };
+            _ = Libc.EpollCtl(_epoll, operation, fd, &e);
         }
 
         internal void Forget(EpollConnection connection)
         {
-            Control(Native.CtlDel, connection.Fd, 0);
+            Control(Libc.CtlDel, connection.Fd, 0);
             Interlocked.CompareExchange(ref _byFd[connection.Fd], null, connection);
         }
 
         private unsafe void Loop()
         {
-            var events = stackalloc Native.EpollEvent[256];
+            var events = stackalloc Libc.EpollEvent[256];
             while (true)
             {
-                var count = Native.EpollWait(_epoll, events, 256, -1);
+                var count = Libc.EpollWait(_epoll, events, 256, -1);
                 for (var i = 0; i < count; i++)
                 {
                     var fd = (int)events[i].Data;
@@ -105,12 +105,12 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
                     var ready = events[i].Events;
                     try
                     {
-                        if ((ready & Native.EpollOut) != 0)
+                        if ((ready & Libc.EpollOut) != 0)
                         {
                             connection.OnWritable();
                         }
 
-                        if ((ready & ~Native.EpollOut) != 0)
+                        if ((ready & ~Libc.EpollOut) != 0)
                         {
                             connection.OnReadable();
                         }
@@ -127,17 +127,16 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
         {
             while (true)
             {
-                var fd = Native.Accept4(_listenFd, IntPtr.Zero, IntPtr.Zero, Native.SockNonBlock | Native.SockCloexec);
+                var fd = Libc.Accept4(_listenFd, IntPtr.Zero, IntPtr.Zero, Libc.SockNonBlock | Libc.SockCloexec);
                 if (fd < 0)
                 {
                     return;
                 }
 
-                var one = 1;
-                _ = Native.SetSockOpt(fd, 6, 1, ref one, sizeof(int));
+                Libc.NoDelay(fd);
                 var connection = new EpollConnection(this, fd, Interlocked.Increment(ref _nextId), EndPoint);
                 Volatile.Write(ref _byFd[fd], connection);
-                Control(Native.CtlAdd, fd, Native.EpollIn);
+                Control(Libc.CtlAdd, fd, Libc.EpollIn);
                 connection.StartSending();
                 _accepted.Writer.TryWrite(connection);
             }
@@ -196,10 +195,10 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             nint read;
             fixed (byte* buffer = &segment.Array![segment.Offset])
             {
-                read = Native.Recv(Fd, buffer, segment.Count, 0);
+                read = Libc.Recv(Fd, buffer, segment.Count, 0);
             }
 
-            if (read < 0 && Marshal.GetLastPInvokeError() == Native.ErrAgain)
+            if (read < 0 && Marshal.GetLastPInvokeError() == Libc.ErrAgain)
             {
                 return;
             }
@@ -208,7 +207,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             {
                 // The client closed (or failed): no more input; stop listening for reads.
                 _readingPaused = true;
-                _listener.Control(Native.CtlMod, Fd, 0);
+                _listener.Control(Libc.CtlMod, Fd, 0);
                 _input.Writer.Complete();
                 return;
             }
@@ -219,7 +218,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             {
                 // Kestrel has not consumed what it has: stop reading until it does.
                 _readingPaused = true;
-                _listener.Control(Native.CtlMod, Fd, 0);
+                _listener.Control(Libc.CtlMod, Fd, 0);
                 _ = ResumeAfterAsync(flush);
             }
         }
@@ -252,7 +251,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             }
 
             _readingPaused = false;
-            _listener.Control(Native.CtlMod, Fd, Native.EpollIn);
+            _listener.Control(Libc.CtlMod, Fd, Libc.EpollIn);
         }
 
         private async Task SendLoopAsync()
@@ -276,7 +275,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
                             var sent = Send(remaining.Span);
                             if (sent < 0)
                             {
-                                if (Marshal.GetLastPInvokeError() != Native.ErrAgain)
+                                if (Marshal.GetLastPInvokeError() != Libc.ErrAgain)
                                 {
                                     reader.Complete();
                                     CloseFd();
@@ -316,7 +315,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
 
             fixed (byte* buffer = bytes)
             {
-                return Native.Send(Fd, buffer, bytes.Length, Native.MsgNoSignal);
+                return Libc.Send(Fd, buffer, bytes.Length, Libc.MsgNoSignal);
             }
         }
 
@@ -324,12 +323,12 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
         {
             var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _writable, waiting);
-            _listener.Control(Native.CtlMod, Fd, (_readingPaused ? 0 : Native.EpollIn) | Native.EpollOut);
+            _listener.Control(Libc.CtlMod, Fd, (_readingPaused ? 0 : Libc.EpollIn) | Libc.EpollOut);
             return waiting.Task.ContinueWith(
                 static (_, state) =>
                 {
                     var connection = (EpollConnection)state!;
-                    connection._listener.Control(Native.CtlMod, connection.Fd, connection._readingPaused ? 0 : Native.EpollIn);
+                    connection._listener.Control(Libc.CtlMod, connection.Fd, connection._readingPaused ? 0 : Libc.EpollIn);
                 },
                 this,
                 CancellationToken.None,
@@ -345,7 +344,7 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
             }
 
             _listener.Forget(this);
-            _ = Native.Close(Fd);
+            _ = Libc.Close(Fd);
             _input.Writer.Complete();
             Interlocked.Exchange(ref _writable, null)?.TrySetResult();
             try
@@ -363,49 +362,5 @@ internal sealed partial class EpollTransportFactory : IConnectionListenerFactory
         public PipeReader Input { get; } = input;
 
         public PipeWriter Output { get; } = output;
-    }
-
-    private static unsafe partial class Native
-    {
-        public const uint EpollIn = 0x001;
-        public const uint EpollOut = 0x004;
-        public const int CtlAdd = 1;
-        public const int CtlDel = 2;
-        public const int CtlMod = 3;
-        public const int SockNonBlock = 0x800;
-        public const int SockCloexec = 0x80000;
-        public const int MsgNoSignal = 0x4000;
-        public const int ErrAgain = 11;
-
-        [StructLayout(LayoutKind.Sequential, Pack = 1)]
-        public struct EpollEvent
-        {
-            public uint Events;
-            public ulong Data;
-        }
-
-        [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-        public static partial int EpollCreate1(int flags);
-
-        [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-        public static partial int EpollCtl(int epfd, int op, int fd, EpollEvent* e);
-
-        [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-        public static partial int EpollWait(int epfd, EpollEvent* events, int maxEvents, int timeout);
-
-        [LibraryImport("libc", EntryPoint = "accept4", SetLastError = true)]
-        public static partial int Accept4(int fd, IntPtr address, IntPtr addressLength, int flags);
-
-        [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-        public static partial nint Recv(int fd, byte* buffer, nint length, int flags);
-
-        [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
-        public static partial nint Send(int fd, byte* buffer, nint length, int flags);
-
-        [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-        public static partial int Close(int fd);
-
-        [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-        public static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
     }
 }
