@@ -144,9 +144,11 @@ internal sealed class BackendConnection : IDisposable
 
     /// <summary>
     /// Whether an idle connection can take a request: its posted receive is still waiting (no
-    /// close, no unasked bytes seen) and, with <paramref name="probe"/>, the socket is not readable
-    /// either (a poll syscall: for requests that could not be sent again, it also sees what the
-    /// kernel holds and the event loop has not handed over yet). Without <paramref name="probe"/>
+    /// close, no unasked bytes seen) and the kernel holds nothing for it either. The posted receive
+    /// alone is not enough: bytes can sit in the kernel before the event loop hands them to it (a
+    /// loaded CI machine served a backend's unasked bytes as the next answer that way), so every
+    /// reuse asks the kernel, with FIONREAD, or, with <paramref name="probe"/>, with a poll that
+    /// also sees a close (for requests that could not be sent again). Without <paramref name="probe"/>
     /// a close is found by the keep-alive race retry. Bytes that arrive after this check and before
     /// the request is sent are indistinguishable from an answer.
     /// </summary>
@@ -154,7 +156,7 @@ internal sealed class BackendConnection : IDisposable
     {
         try
         {
-            return _idleReading && !_idleRead.IsCompleted && (!probe || !_socket.Poll(0, SelectMode.SelectRead));
+            return _idleReading && !_idleRead.IsCompleted && (probe ? !_socket.Poll(0, SelectMode.SelectRead) : _socket.Available == 0);
         }
         catch (SocketException)
         {
