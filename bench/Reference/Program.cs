@@ -25,11 +25,12 @@ using Yarp.ReverseProxy.Forwarder;
 //   kestrel-epoll  "kestrel" on EpollTransportFactory: Kestrel's HTTP layer over a transport that
 //              reads only what epoll says is ready (what a readiness-first transport is worth).
 // No logging, no telemetry, no health endpoints: nothing but the request.
-var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|forwarder|raw|epoll (ROUTER_PORT, REDIS_PORT from the environment)");
+var mode = args.Length > 0 ? args[0] : throw new ArgumentException("usage: Reference kestrel|kestrel-inline|kestrel-epoll|forwarder|raw|epoll (ROUTER_PORT, REDIS_PORT from the environment)");
 var port = int.Parse(Environment.GetEnvironmentVariable("ROUTER_PORT") ?? "21080", System.Globalization.CultureInfo.InvariantCulture);
+var redisAddress = $"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}";
 if (mode == "epoll")
 {
-    var store = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+    var store = await ConnectionMultiplexer.ConnectAsync(redisAddress);
     new EpollRelay(store.GetDatabase(), port).Run();
     return;
 }
@@ -55,7 +56,7 @@ if (mode == "kestrel-inline")
 
 if (mode == "raw")
 {
-    var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+    var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
     raw = new RawForwarder(redis.GetDatabase());
     builder.WebHost.UseSockets(s =>
     {
@@ -105,7 +106,7 @@ switch (mode)
     {
         builder.Services.AddHttpForwarder();
         var app = builder.Build();
-        var redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{Environment.GetEnvironmentVariable("REDIS_PORT") ?? "6379"}");
+        var redis = await ConnectionMultiplexer.ConnectAsync(redisAddress);
         var db = redis.GetDatabase();
         var routes = new ConcurrentDictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
         var forwarder = app.Services.GetRequiredService<IHttpForwarder>();

@@ -244,14 +244,22 @@ internal sealed class BackendConnection : IDisposable
     private Timer CreateTimer()
     {
         // Without the request's execution context: the timer outlives the exchange that creates it.
-        if (ExecutionContext.IsFlowSuppressed())
+        var suppressed = !ExecutionContext.IsFlowSuppressed();
+        if (suppressed)
+        {
+            ExecutionContext.SuppressFlow();
+        }
+
+        try
         {
             return new Timer(static state => ((BackendConnection)state!).OnActivityTimer(), this, Timeout.Infinite, Timeout.Infinite);
         }
-
-        using (ExecutionContext.SuppressFlow())
+        finally
         {
-            return new Timer(static state => ((BackendConnection)state!).OnActivityTimer(), this, Timeout.Infinite, Timeout.Infinite);
+            if (suppressed)
+            {
+                ExecutionContext.RestoreFlow();
+            }
         }
     }
 
