@@ -99,6 +99,14 @@ public static class RouterApplication
             // less per request, for 4 KB held per connection while it waits.
             sockets.WaitForDataBeforeAllocatingBuffer = routerOptions.WaitForDataBeforeAllocatingBuffer;
         });
+        if (routerOptions.IoEngine == IoEngineKind.Epoll && OperatingSystem.IsLinux())
+        {
+            // Registered after UseSockets: Kestrel asks the last transport first; Unix-socket
+            // endpoints fall through to the socket transport (EpollTransportFactory.CanBind).
+            builder.Services.AddSingleton<Io.EpollLoops>();
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, Io.EpollTransportFactory>();
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             listeners.Configure(kestrel, routerOptions, routedUrls, kestrel.ApplicationServices.GetRequiredService<Tls.CertificateSelector>());

@@ -176,6 +176,15 @@ internal sealed class RouterOptionsValidator : IValidateOptions<RouterOptions>
             errors.Add($"Router:Forwarder must be Native or Yarp (is {options.Forwarder}).");
         }
 
+        if (!Enum.IsDefined(options.IoEngine))
+        {
+            errors.Add($"Router:IoEngine must be Sockets or Epoll (is {options.IoEngine}).");
+        }
+        else if (options.IoEngine == IoEngineKind.Epoll && !OperatingSystem.IsLinux())
+        {
+            errors.Add("Router:IoEngine=Epoll needs Linux (epoll); use Sockets on this system.");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -65,6 +65,11 @@ internal sealed class RunningRouter : IAsyncDisposable
             config["Router:Forwarder"] = forwarder;
         }
 
+        if (TestForwarder.IoEngine is { } ioEngine)
+        {
+            config["Router:IoEngine"] = ioEngine;
+        }
+
         config["Router:ManagementAddress"] = "127.0.0.1";
         config["Router:ManagementPort"] = "0";
         foreach (var pair in settings ?? new Dictionary<string, string?>())

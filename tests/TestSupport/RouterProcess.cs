@@ -18,6 +18,9 @@ public sealed partial class RouterProcess : IAsyncDisposable
     /// </summary>
     public const string ForwarderVariable = "HIPACHE_TEST_FORWARDER";
 
+    /// <summary>The I/O engine of every router in a test run (<c>Sockets</c> or <c>Epoll</c>); <c>.ci/run</c> runs Router.Tests once on each.</summary>
+    public const string IoEngineVariable = "HIPACHE_TEST_IO_ENGINE";
+
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly List<int> _listening = [];
@@ -85,6 +88,11 @@ public sealed partial class RouterProcess : IAsyncDisposable
         if (Environment.GetEnvironmentVariable(ForwarderVariable) is { Length: > 0 } forwarder)
         {
             info.Environment["Router__Forwarder"] = forwarder;
+        }
+
+        if (Environment.GetEnvironmentVariable(IoEngineVariable) is { Length: > 0 } ioEngine)
+        {
+            info.Environment["Router__IoEngine"] = ioEngine;
         }
 
         // Kestrel's "Now listening on" lines are how the ephemeral ports are learnt.

@@ -16,6 +16,7 @@ internal sealed class BackendConnection : IDisposable
     public const int BufferSize = 64 * 1024;
 
     private readonly Socket _socket;
+    private readonly Io.LoopSocket? _loop;
     private byte[] _buffer;
     private int _start;
     private int _end;
@@ -43,6 +44,12 @@ internal sealed class BackendConnection : IDisposable
     // next request is sent, with the start of its response.
     private ValueTask<int> _idleRead;
     private bool _idleReading;
+
+    private BackendConnection(Io.LoopSocket loop)
+        : this(loop.Socket)
+    {
+        _loop = loop;
+    }
 
     private BackendConnection(Socket socket)
     {
@@ -81,8 +88,23 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>Bytes the kernel already holds for this socket: more of the burst is here, no flush yet.</summary>
     public int Available => _socket.Available;
 
-    public static async ValueTask<BackendConnection> ConnectAsync(EndPoint endPoint, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="loops">With Router:IoEngine=Epoll: the connection's I/O runs on the caller's loop.</param>
+    public static async ValueTask<BackendConnection> ConnectAsync(EndPoint endPoint, Io.EpollLoops? loops, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        if (loops is not null)
+        {
+            using var loopTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            loopTimeout.CancelAfter(timeout);
+            try
+            {
+                return new BackendConnection(await Io.LoopSocket.ConnectAsync(endPoint, loops.CurrentOrNext(), loopTimeout.Token).ConfigureAwait(false));
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Connecting to {endPoint} took more than the ConnectTimeout ({timeout}).");
+            }
+        }
+
         var socket = endPoint is IPEndPoint ip
             ? new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
@@ -130,7 +152,7 @@ internal sealed class BackendConnection : IDisposable
         {
             // Stored, then consumed once: by the exchange that awaits it, or never (Dispose).
 #pragma warning disable CA2012
-            _idleRead = _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, _cancel.Token);
+            _idleRead = _loop is { } loop ? loop.ReceiveAsync(_buffer.AsMemory(), _cancel.Token) : _socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, _cancel.Token);
 #pragma warning restore CA2012
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -331,7 +353,7 @@ internal sealed class BackendConnection : IDisposable
             _start = 0;
         }
 
-        return _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _cancel.Token);
+        return _loop is { } loop ? loop.ReceiveAsync(_buffer.AsMemory(_end), _cancel.Token) : _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, _cancel.Token);
     }
 
     /// <summary>Records what <see cref="ReceiveAsync"/> received; returns it.</summary>
@@ -354,7 +376,9 @@ internal sealed class BackendConnection : IDisposable
         {
             while (!bytes.IsEmpty)
             {
-                var sent = await _socket.SendAsync(bytes, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
+                var sent = _loop is { } loop
+                    ? await loop.SendAsync(bytes, _cancel.Token).ConfigureAwait(false)
+                    : await _socket.SendAsync(bytes, SocketFlags.None, _cancel.Token).ConfigureAwait(false);
                 bytes = bytes[sent..];
                 Touch();
             }
@@ -383,7 +407,15 @@ internal sealed class BackendConnection : IDisposable
         // A receive still posted may be writing into the buffer as the socket closes: then the
         // buffer is left to the GC, never handed to another connection.
         var receiving = _idleReading && !_idleRead.IsCompleted;
-        _socket.Dispose();
+        if (_loop is { } loop)
+        {
+            loop.Dispose();
+        }
+        else
+        {
+            _socket.Dispose();
+        }
+
         _cancel.Dispose();
         var buffer = _buffer;
         _buffer = [];

@@ -13,15 +13,17 @@ internal sealed class BackendConnectionPool : IDisposable
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(60);
 
     private readonly EndPoint _endPoint;
+    private readonly Io.EpollLoops? _loops;
     private readonly SemaphoreSlim _slots;
     private readonly int _maxSockets;
     private readonly Stack<BackendConnection> _idle = new();
     private long _lastUsed = Environment.TickCount64;
     private bool _retired;
 
-    public BackendConnectionPool(EndPoint endPoint, int maxSockets)
+    public BackendConnectionPool(EndPoint endPoint, int maxSockets, Io.EpollLoops? loops = null)
     {
         _endPoint = endPoint;
+        _loops = loops;
         _maxSockets = maxSockets;
         _slots = new SemaphoreSlim(maxSockets, maxSockets);
     }
@@ -61,7 +63,7 @@ internal sealed class BackendConnectionPool : IDisposable
 
             try
             {
-                return await BackendConnection.ConnectAsync(_endPoint, connectTimeout, cancellationToken).ConfigureAwait(false);
+                return await BackendConnection.ConnectAsync(_endPoint, _loops, connectTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is System.Net.Sockets.SocketException or TimeoutException)
             {

@@ -20,10 +20,12 @@ internal sealed class BackendConnectionPools : IDisposable
     private readonly Func<string, BackendConnectionPool> _create;
     private readonly Timer _scavenger;
 
-    public BackendConnectionPools(IOptions<RouterOptions> options)
+    public BackendConnectionPools(IOptions<RouterOptions> options, IServiceProvider services)
     {
         var maxSockets = options.Value.MaxSockets;
-        _create = prefix => new BackendConnectionPool(EndPointOf(prefix), maxSockets);
+        // With Router:IoEngine=Epoll, backend connections live on the client connections' loops.
+        var loops = options.Value.IoEngine == IoEngineKind.Epoll ? services.GetService(typeof(Io.EpollLoops)) as Io.EpollLoops : null;
+        _create = prefix => new BackendConnectionPool(EndPointOf(prefix), maxSockets, loops);
         _scavenger = new Timer(static state => ((BackendConnectionPools)state!).Scavenge(), this, ScavengeInterval, ScavengeInterval);
     }
 

@@ -1,0 +1,166 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Hipache.Aspire.Router.Io;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Hipache.Aspire.Router.Tests;
+
+/// <summary>
+/// The epoll loops of <c>Router:IoEngine=Epoll</c> at their own level (the whole suite runs over
+/// them too: HIPACHE_TEST_IO_ENGINE=Epoll in .ci/run): the transport's connections carry bytes both
+/// ways with the real client address, see the client's FIN, refuse connections once unbound and
+/// close on abort; backend sockets connect, report a refused connect as such, receive the data and
+/// the FIN of one segment, and cancel a pending receive.
+/// </summary>
+public sealed class EpollIoTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+    private readonly EpollLoops _loops = new(NullLogger<EpollLoops>.Instance);
+
+    public void Dispose() => _loops.Dispose();
+
+    [Fact]
+    public async Task A_connection_carries_bytes_both_ways_with_the_client_address_and_ends_with_the_clients_fin()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
+        await using var _ = listener;
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Deadline);
+        var connection = await listener.AcceptAsync(timeout.Token);
+        Assert.NotNull(connection);
+        Assert.Equal(client.LocalEndPoint, connection.RemoteEndPoint);
+        Assert.Equal(client.RemoteEndPoint, connection.LocalEndPoint);
+
+        await client.SendAsync(Encoding.ASCII.GetBytes("hello"), TestContext.Current.CancellationToken);
+        Assert.Equal("hello", await ReadAsync(connection.Transport.Input, 5, timeout.Token));
+
+        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("world"), timeout.Token);
+        var answer = new byte[16];
+        var got = await client.ReceiveAsync(answer, timeout.Token);
+        Assert.Equal("world", Encoding.ASCII.GetString(answer, 0, got));
+
+        // Data and FIN together: the FIN must still be seen (no edge comes after it).
+        await client.SendAsync(Encoding.ASCII.GetBytes("bye"), TestContext.Current.CancellationToken);
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("bye", await ReadAsync(connection.Transport.Input, 3, timeout.Token));
+        var end = await connection.Transport.Input.ReadAsync(timeout.Token);
+        Assert.True(end.IsCompleted);
+
+        // The app completes its output: the client sees the end.
+        await connection.Transport.Output.CompleteAsync();
+        Assert.Equal(0, await client.ReceiveAsync(answer, timeout.Token));
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task An_unbound_listener_refuses_new_connections_and_an_aborted_connection_is_closed()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Deadline);
+        var connection = await listener.AcceptAsync(timeout.Token);
+        Assert.NotNull(connection);
+
+        await listener.UnbindAsync(timeout.Token);
+        using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await late.ConnectAsync(listener.EndPoint, timeout.Token));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+        Assert.Null(await listener.AcceptAsync(timeout.Token));
+
+        connection.Abort(new ConnectionAbortedException("test"));
+        var buffer = new byte[8];
+        try
+        {
+            Assert.Equal(0, await client.ReceiveAsync(buffer, timeout.Token));
+        }
+        catch (SocketException ex)
+        {
+            Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+        }
+
+        Assert.True(connection.ConnectionClosed.IsCancellationRequested);
+        await connection.DisposeAsync();
+        await listener.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_backend_socket_exchanges_bytes_and_sees_data_and_fin_sent_together()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        server.Listen();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Deadline);
+        using var socket = await LoopSocket.ConnectAsync(server.LocalEndPoint!, _loops.Next(), timeout.Token);
+        using var accepted = await server.AcceptAsync(timeout.Token);
+
+        var buffer = new byte[64];
+        var pending = socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.False(pending.IsCompleted);
+        Assert.Equal(4, await socket.SendAsync(Encoding.ASCII.GetBytes("ping"), timeout.Token));
+        var got = await accepted.ReceiveAsync(new byte[16], timeout.Token);
+        Assert.Equal(4, got);
+
+        // The answer and the close in one go: both must arrive, though epoll reports them as one edge.
+        await accepted.SendAsync(Encoding.ASCII.GetBytes("pong"), TestContext.Current.CancellationToken);
+        accepted.Shutdown(SocketShutdown.Both);
+        Assert.Equal("pong", Encoding.ASCII.GetString(buffer, 0, await pending));
+        Assert.Equal(0, await socket.ReceiveAsync(buffer, timeout.Token));
+    }
+
+    [Fact]
+    public async Task A_refused_connect_is_connection_refused_and_a_pending_receive_ends_with_its_token()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        EndPoint closed;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            closed = probe.LocalEndPoint!;
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Deadline);
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await LoopSocket.ConnectAsync(closed, _loops.Next(), timeout.Token));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        server.Listen();
+        using var socket = await LoopSocket.ConnectAsync(server.LocalEndPoint!, _loops.Next(), timeout.Token);
+        using var silent = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(new byte[8], silent.Token));
+    }
+
+    private static async Task<string> ReadAsync(PipeReader input, int count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken);
+            if (result.Buffer.Length >= count || result.IsCompleted)
+            {
+                var text = Encoding.ASCII.GetString(result.Buffer.Slice(0, Math.Min(count, result.Buffer.Length)).ToArray());
+                input.AdvanceTo(result.Buffer.GetPosition(Math.Min(count, result.Buffer.Length)));
+                return text;
+            }
+
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
+    private sealed class SharedPools : IMemoryPoolFactory<byte>
+    {
+        public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => MemoryPool<byte>.Shared;
+    }
+}
