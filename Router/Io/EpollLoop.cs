@@ -24,11 +24,13 @@ internal sealed partial class EpollLoop : IDisposable
     private static EpollLoop? t_current;
 
     private readonly int _epoll;
+    private readonly int _wake;
     private readonly Lock _gate = new();
     private readonly Thread _thread;
     private readonly ILogger _logger;
     private IReadinessHandler?[] _handlers = new IReadinessHandler?[1024];
     private volatile bool _disposed;
+    private bool _closed;
 
     public EpollLoop(int index, ILogger logger)
     {
@@ -39,6 +41,18 @@ internal sealed partial class EpollLoop : IDisposable
             throw new InvalidOperationException($"epoll_create1 failed (errno {Marshal.GetLastPInvokeError()}).");
         }
 
+        // Dispose wakes the thread through this; the thread closes the epoll descriptor itself, so
+        // that no epoll_ctl can reach a reused descriptor number (another router's loop in tests).
+        _wake = Libc.EventFd(0, Libc.SockCloexec | Libc.SockNonBlock);
+        if (_wake < 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            _ = Libc.Close(_epoll);
+            throw new InvalidOperationException($"eventfd failed (errno {error}).");
+        }
+
+        Control(Libc.CtlAdd, _wake, Libc.EpollIn);
+
         _thread = new Thread(Run) { IsBackground = true, Name = $"epoll loop {index}" };
         _thread.UnsafeStart();
     }
@@ -47,10 +61,11 @@ internal sealed partial class EpollLoop : IDisposable
     public static EpollLoop? Current => t_current;
 
     /// <summary>Registers <paramref name="fd"/> for read and write readiness, edge-triggered.</summary>
-    public unsafe void Add(int fd, IReadinessHandler handler)
+    public void Add(int fd, IReadinessHandler handler)
     {
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             if (fd >= _handlers.Length)
             {
                 var grown = new IReadinessHandler?[Math.Max(fd + 1, _handlers.Length * 2)];
@@ -59,28 +74,33 @@ internal sealed partial class EpollLoop : IDisposable
             }
 
             Volatile.Write(ref _handlers[fd], handler);
-        }
-
-        var e = stackalloc byte[16];
-        *(uint*)e = Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt;
-        *(ulong*)(e + DataOffset) = (ulong)fd;
-        if (Libc.EpollCtl(_epoll, Libc.CtlAdd, fd, e) != 0)
-        {
-            var error = Marshal.GetLastPInvokeError();
-            Forget(fd, handler);
-            throw Errno.ToSocketException(error);
+            if (Control(Libc.CtlAdd, fd, Libc.EpollIn | Libc.EpollOut | Libc.EpollRdHup | Libc.EpollEt) is var error and not 0)
+            {
+                _handlers[fd] = null;
+                throw Errno.ToSocketException(error);
+            }
         }
     }
 
     /// <summary>Stops events for <paramref name="fd"/> (before it is closed, so that its number can be reused).</summary>
-    public unsafe void Remove(int fd, IReadinessHandler handler)
+    public void Remove(int fd, IReadinessHandler handler)
     {
-        var e = stackalloc byte[16];
-        _ = Libc.EpollCtl(_epoll, Libc.CtlDel, fd, e);
-        Forget(fd, handler);
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _ = Control(Libc.CtlDel, fd, 0);
+            if (fd < _handlers.Length && ReferenceEquals(_handlers[fd], handler))
+            {
+                _handlers[fd] = null;
+            }
+        }
     }
 
-    public void Dispose()
+    public unsafe void Dispose()
     {
         if (_disposed)
         {
@@ -88,19 +108,17 @@ internal sealed partial class EpollLoop : IDisposable
         }
 
         _disposed = true;
-        // Wakes the thread (epoll_wait fails on the closed descriptor) and ends it.
-        _ = Libc.Close(_epoll);
+        ulong one = 1;
+        _ = Libc.Write(_wake, (byte*)&one, sizeof(ulong));
     }
 
-    private void Forget(int fd, IReadinessHandler handler)
+    /// <summary>epoll_ctl; returns 0 or the errno.</summary>
+    private unsafe int Control(int operation, int fd, uint events)
     {
-        lock (_gate)
-        {
-            if (fd < _handlers.Length && ReferenceEquals(_handlers[fd], handler))
-            {
-                _handlers[fd] = null;
-            }
-        }
+        var e = stackalloc byte[16];
+        *(uint*)e = events;
+        *(ulong*)(e + DataOffset) = (ulong)fd;
+        return Libc.EpollCtl(_epoll, operation, fd, e) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     private unsafe void Run()
@@ -118,7 +136,7 @@ internal sealed partial class EpollLoop : IDisposable
                     continue;
                 }
 
-                return;
+                break;
             }
 
             var handlers = Volatile.Read(ref _handlers);
@@ -142,6 +160,13 @@ internal sealed partial class EpollLoop : IDisposable
                     LogHandlerFailed(_logger, ex);
                 }
             }
+        }
+
+        lock (_gate)
+        {
+            _closed = true;
+            _ = Libc.Close(_epoll);
+            _ = Libc.Close(_wake);
         }
     }
 

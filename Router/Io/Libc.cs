@@ -57,6 +57,12 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "getsockname", SetLastError = true)]
     public static partial int GetSockName(int fd, byte* address, int* addressLength);
 
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initial, int flags);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buffer, nint length);
+
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

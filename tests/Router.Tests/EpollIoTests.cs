@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Hipache.Aspire.Router.Io;
+using Hipache.Aspire.TestSupport;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -141,6 +142,38 @@ public sealed class EpollIoTests : IDisposable
         using var socket = await LoopSocket.ConnectAsync(server.LocalEndPoint!, _loops.Next(), timeout.Token);
         using var silent = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(new byte[8], silent.Token));
+    }
+
+    [Fact]
+    public async Task A_disposed_loop_wakes_closes_its_epoll_descriptor_and_takes_no_more_sockets()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        var loops = new EpollLoops(NullLogger<EpollLoops>.Instance);
+        var loop = loops.Next();
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        server.Listen();
+        using (await LoopSocket.ConnectAsync(server.LocalEndPoint!, loop, TestContext.Current.CancellationToken))
+        {
+            // Registered and working before the dispose.
+        }
+
+        loops.Dispose();
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    using var late = await LoopSocket.ConnectAsync(server.LocalEndPoint!, loop, TestContext.Current.CancellationToken);
+                    return false;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return true;
+                }
+            },
+            closed => closed,
+            what: "the loop's thread to close its epoll descriptor");
     }
 
     private static async Task<string> ReadAsync(PipeReader input, int count, CancellationToken cancellationToken)
