@@ -170,6 +170,6 @@ internal sealed partial class EpollLoop : IDisposable
         }
     }
 
-    [LoggerMessage(EventId = 60, Level = LogLevel.Error, Message = "A connection's I/O handler failed on the epoll loop.")]
+    [LoggerMessage(EventId = 97, Level = LogLevel.Error, Message = "A connection's I/O handler failed on the epoll loop.")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception);
 }

@@ -7,7 +7,7 @@ namespace Hipache.Aspire.Router.Io;
 /// is given to the loops in turn; a backend connection to the loop of the thread that opens it
 /// (the request's own loop), so that a request's client and backend events run on one thread.
 /// </summary>
-internal sealed class EpollLoops : IDisposable
+internal sealed partial class EpollLoops : IDisposable
 {
     private readonly EpollLoop[] _loops;
     private uint _next;
@@ -19,6 +19,8 @@ internal sealed class EpollLoops : IDisposable
         {
             _loops[i] = new EpollLoop(i, logger);
         }
+
+        LogStarted(logger, _loops.Length);
     }
 
     public int Count => _loops.Length;
@@ -28,6 +30,9 @@ internal sealed class EpollLoops : IDisposable
 
     /// <summary>The caller's loop when it runs on one of these, else the next in turn.</summary>
     public EpollLoop CurrentOrNext() => EpollLoop.Current is { } current && Array.IndexOf(_loops, current) >= 0 ? current : Next();
+
+    [LoggerMessage(EventId = 98, Level = LogLevel.Information, Message = "I/O engine: epoll, {Count} loop threads (Router:IoEngine=Epoll)")]
+    private static partial void LogStarted(ILogger logger, int count);
 
     public void Dispose()
     {

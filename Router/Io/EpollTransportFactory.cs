@@ -169,6 +169,11 @@ internal sealed class EpollTransportFactory(EpollLoops loops, IMemoryPoolFactory
 
     private sealed class EpollConnection : ConnectionContext, IReadinessHandler, IMemoryPoolFeature
     {
+        private const int GatherSize = 64 * 1024;
+
+        [ThreadStatic]
+        private static byte[]? t_gather;
+
         private readonly Pipe _input;
         private readonly Pipe _output;
         private readonly CancellationTokenSource _closed = new();
@@ -389,37 +394,37 @@ internal sealed class EpollTransportFactory(EpollLoops loops, IMemoryPoolFactory
                         break;
                     }
 
-                    foreach (var segment in result.Buffer)
+                    var pending = result.Buffer;
+                    while (!pending.IsEmpty)
                     {
-                        var remaining = segment;
-                        while (!remaining.IsEmpty)
+                        // One send for what the pipe holds in several blocks (a big body comes
+                        // in 4 KB blocks: a send each cost S5 half its rate), as the socket
+                        // transport's gathered send does.
+                        var sent = pending.IsSingleSegment ? Send(pending.FirstSpan) : SendGathered(pending);
+                        if (sent < 0)
                         {
-                            var sent = Send(remaining.Span);
-                            if (sent < 0)
+                            var error = Marshal.GetLastPInvokeError();
+                            if (error == Libc.ErrInterrupted)
                             {
-                                var error = Marshal.GetLastPInvokeError();
-                                if (error == Libc.ErrInterrupted)
-                                {
-                                    continue;
-                                }
-
-                                if (error != Libc.ErrAgain)
-                                {
-                                    reader.Complete();
-                                    CloseFd();
-                                    return;
-                                }
-
-                                if (WaitWritable() is { } waiting)
-                                {
-                                    await waiting.ConfigureAwait(false);
-                                }
-
                                 continue;
                             }
 
-                            remaining = remaining[(int)sent..];
+                            if (error != Libc.ErrAgain)
+                            {
+                                reader.Complete();
+                                CloseFd();
+                                return;
+                            }
+
+                            if (WaitWritable() is { } waiting)
+                            {
+                                await waiting.ConfigureAwait(false);
+                            }
+
+                            continue;
                         }
+
+                        pending = pending.Slice(sent);
                     }
 
                     reader.AdvanceTo(result.Buffer.End);
@@ -444,6 +449,15 @@ internal sealed class EpollTransportFactory(EpollLoops loops, IMemoryPoolFactory
             }
 
             reader.Complete();
+        }
+
+        /// <summary>Up to <see cref="GatherSize"/> bytes of several blocks, copied into this thread's scratch buffer and sent at once.</summary>
+        private nint SendGathered(in ReadOnlySequence<byte> pending)
+        {
+            var scratch = t_gather ??= GC.AllocateUninitializedArray<byte>(GatherSize, pinned: true);
+            var length = (int)Math.Min(pending.Length, GatherSize);
+            pending.Slice(0, length).CopyTo(scratch);
+            return Send(scratch.AsSpan(0, length));
         }
 
         /// <summary>Under <see cref="_fdGate"/>, so that a close never lands between the check and the call (the number could be another connection's by then).</summary>

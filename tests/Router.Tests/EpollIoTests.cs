@@ -61,6 +61,61 @@ public sealed class EpollIoTests : IDisposable
     }
 
     [Fact]
+    public async Task A_big_answer_in_many_blocks_reaches_a_slow_client_whole_and_in_order()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
+        await using var _ = listener;
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.ReceiveBufferSize = 16 * 1024;
+        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(Deadline);
+        var connection = await listener.AcceptAsync(timeout.Token);
+        Assert.NotNull(connection);
+
+        // 4 MiB in 4 KB blocks, more than the kernel buffers: sends gathered from several blocks,
+        // partial sends and waits for write readiness, while the client has not read yet.
+        var payload = new byte[4 * 1024 * 1024];
+        for (var i = 0; i < payload.Length; i++)
+        {
+            payload[i] = (byte)(i * 7 % 251);
+        }
+
+        var writing = Task.Run(
+            async () =>
+            {
+                for (var offset = 0; offset < payload.Length; offset += 4096)
+                {
+                    payload.AsSpan(offset, 4096).CopyTo(connection.Transport.Output.GetSpan(4096));
+                    connection.Transport.Output.Advance(4096);
+                    if (offset % (64 * 1024) == 0)
+                    {
+                        await connection.Transport.Output.FlushAsync(timeout.Token);
+                    }
+                }
+
+                await connection.Transport.Output.FlushAsync(timeout.Token);
+                await connection.Transport.Output.CompleteAsync();
+            },
+            timeout.Token);
+        await Task.Delay(200, timeout.Token);
+
+        var received = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        int got;
+        while ((got = await client.ReceiveAsync(chunk, timeout.Token)) > 0)
+        {
+            received.Write(chunk, 0, got);
+        }
+
+        await writing;
+        Assert.Equal(payload.Length, received.Length);
+        Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()), "the bytes arrived changed or out of order");
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
     public async Task An_unbound_listener_refuses_new_connections_and_an_aborted_connection_is_closed()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
