@@ -231,6 +231,15 @@ public sealed class EpollIoTests : IDisposable
             what: "the loop's thread to close its epoll descriptor");
     }
 
+    [Fact]
+    public async Task An_unknown_io_engine_stops_the_router_at_start_naming_the_setting()
+    {
+        await using var redis = await TestRedis.StartAsync();
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
+            () => RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:IoEngine"] = "7" }));
+        Assert.Contains("Router:IoEngine must be Sockets or Epoll (is 7)", error.Message, StringComparison.Ordinal);
+    }
+
     private static async Task<string> ReadAsync(PipeReader input, int count, CancellationToken cancellationToken)
     {
         while (true)
