@@ -139,11 +139,14 @@ internal sealed partial class EpollLoop : IDisposable
                 break;
             }
 
-            var handlers = Volatile.Read(ref _handlers);
             for (var i = 0; i < count; i++)
             {
                 var e = events + (i * EventSize);
                 var fd = (int)*(ulong*)(e + DataOffset);
+                // Read afresh for each event: a handler earlier in the batch may have grown the
+                // table or closed and reused a descriptor, and a stale entry would send this
+                // event to a connection that is gone (an edge lost for good).
+                var handlers = Volatile.Read(ref _handlers);
                 var handler = fd < handlers.Length ? Volatile.Read(ref handlers[fd]) : null;
                 if (handler is null)
                 {
