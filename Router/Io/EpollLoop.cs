@@ -65,7 +65,10 @@ internal sealed partial class EpollLoop : IDisposable
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
+            // Not once Dispose has begun either: the thread may be past its last epoll_wait, and a
+            // descriptor added now would never have an event (its operations would wait for their
+            // timeouts).
+            ObjectDisposedException.ThrowIf(_closed || _disposed, this);
             if (fd >= _handlers.Length)
             {
                 var grown = new IReadinessHandler?[Math.Max(fd + 1, _handlers.Length * 2)];
