@@ -23,8 +23,6 @@ internal sealed partial class EpollLoops : IDisposable
         LogStarted(logger, _loops.Length);
     }
 
-    public int Count => _loops.Length;
-
     /// <summary>The next loop in turn.</summary>
     public EpollLoop Next() => _loops[(int)(Interlocked.Increment(ref _next) % (uint)_loops.Length)];
 

@@ -6,7 +6,6 @@ namespace Hipache.Aspire.Router.Io;
 internal static unsafe partial class Libc
 {
     public const uint EpollIn = 0x001;
-    public const uint EpollPri = 0x002;
     public const uint EpollOut = 0x004;
     public const uint EpollErr = 0x008;
     public const uint EpollHup = 0x010;
@@ -14,7 +13,6 @@ internal static unsafe partial class Libc
     public const uint EpollEt = 1u << 31;
     public const int CtlAdd = 1;
     public const int CtlDel = 2;
-    public const int CtlMod = 3;
     public const int SockNonBlock = 0x800;
     public const int SockCloexec = 0x80000;
     public const int MsgNoSignal = 0x4000;

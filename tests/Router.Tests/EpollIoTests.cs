@@ -28,14 +28,11 @@ public sealed class EpollIoTests : IDisposable
     public async Task A_connection_carries_bytes_both_ways_with_the_client_address_and_ends_with_the_clients_fin()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
-        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
-        await using var _ = listener;
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Deadline);
-        var connection = await listener.AcceptAsync(timeout.Token);
-        Assert.NotNull(connection);
+        var (listener, client, connection) = await ConnectedAsync(receiveBufferSize: null, timeout.Token);
+        await using var _ = listener;
+        using var __ = client;
         Assert.Equal(client.LocalEndPoint, connection.RemoteEndPoint);
         Assert.Equal(client.RemoteEndPoint, connection.LocalEndPoint);
 
@@ -64,15 +61,11 @@ public sealed class EpollIoTests : IDisposable
     public async Task A_big_answer_in_many_blocks_reaches_a_slow_client_whole_and_in_order()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
-        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
-        await using var _ = listener;
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        client.ReceiveBufferSize = 16 * 1024;
-        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Deadline);
-        var connection = await listener.AcceptAsync(timeout.Token);
-        Assert.NotNull(connection);
+        var (listener, client, connection) = await ConnectedAsync(receiveBufferSize: 16 * 1024, timeout.Token);
+        await using var _ = listener;
+        using var __ = client;
 
         // 4 MiB in 4 KB blocks, more than the kernel buffers: sends gathered from several blocks,
         // partial sends and waits for write readiness, while the client has not read yet.
@@ -99,7 +92,9 @@ public sealed class EpollIoTests : IDisposable
                 await connection.Transport.Output.CompleteAsync();
             },
             timeout.Token);
-        await Task.Delay(200, timeout.Token);
+        // The client reads only once its receive buffer holds a good part of what was sent: the
+        // sends behind it have met a full kernel buffer by then.
+        await Poll.UntilAsync(() => Task.FromResult(client.Available), available => available >= 8 * 1024, what: "the client's receive buffer to fill");
 
         var received = new MemoryStream();
         var chunk = new byte[64 * 1024];
@@ -119,13 +114,10 @@ public sealed class EpollIoTests : IDisposable
     public async Task An_unbound_listener_refuses_new_connections_and_an_aborted_connection_is_closed()
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
-        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), TestContext.Current.CancellationToken);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(listener.EndPoint, TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Deadline);
-        var connection = await listener.AcceptAsync(timeout.Token);
-        Assert.NotNull(connection);
+        var (listener, client, connection) = await ConnectedAsync(receiveBufferSize: null, timeout.Token);
+        using var __ = client;
 
         await listener.UnbindAsync(timeout.Token);
         using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -246,6 +238,22 @@ public sealed class EpollIoTests : IDisposable
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(
             () => RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:IoEngine"] = "7" }));
         Assert.Contains("Router:IoEngine must be Sockets or Epoll (is 7)", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A listener on an ephemeral loopback port, a client connected to it and the accepted connection.</summary>
+    private async Task<(IConnectionListener Listener, Socket Client, ConnectionContext Connection)> ConnectedAsync(int? receiveBufferSize, CancellationToken cancellationToken)
+    {
+        var listener = await new EpollTransportFactory(_loops, new SharedPools()).BindAsync(new IPEndPoint(IPAddress.Loopback, 0), cancellationToken);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (receiveBufferSize is { } size)
+        {
+            client.ReceiveBufferSize = size;
+        }
+
+        await client.ConnectAsync(listener.EndPoint, cancellationToken);
+        var connection = await listener.AcceptAsync(cancellationToken);
+        Assert.NotNull(connection);
+        return (listener, client, connection);
     }
 
     private static async Task<string> ReadAsync(PipeReader input, int count, CancellationToken cancellationToken)
