@@ -355,13 +355,38 @@ public sealed class NativeForwarderTests(RedisFixture fixture) : RouterScenarioT
     }
 
     [Fact]
-    public async Task A_fresh_connection_closed_without_a_response_is_502_and_not_retried()
+    public async Task A_GET_whose_new_connection_closes_without_an_answer_goes_again_once_on_a_new_connection()
+    {
+        // A backend shutting down gracefully closes a connection it accepted but did not serve.
+        var (router, backend) = await RawAsync("shutting.test", request => request.Number == 1 ? RawReply.Hangup : RawReply.Ok($"answer {request.Number}"));
+        await using (backend)
+        {
+            Assert.Equal((200, "answer 2"), await router.GetTextAsync("shutting.test"));
+            Assert.Equal(2, backend.Connections);
+        }
+    }
+
+    [Fact]
+    public async Task A_fresh_connection_closed_without_a_response_is_502_after_one_second_try_and_a_POST_is_never_sent_twice()
     {
         var (router, backend) = await RawAsync("hangup.test", _ => RawReply.Hangup);
         await using (backend)
         {
+            // A safe request goes again once, never a third time.
             Assert.Equal(502, (await router.GetTextAsync("hangup.test")).Status);
-            Assert.Equal(1, backend.Connections);
+            Assert.Equal(2, backend.Connections);
+
+            // A request with a body, or an unsafe method, is never sent twice.
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new StringContent("once only") };
+            post.Headers.Host = "hangup.test";
+            using var response = await router.Client.SendAsync(post, Ct);
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            Assert.Equal(3, backend.Connections);
+            using var delete = new HttpRequestMessage(HttpMethod.Delete, "/");
+            delete.Headers.Host = "hangup.test";
+            using var deleted = await router.Client.SendAsync(delete, Ct);
+            Assert.Equal(HttpStatusCode.BadGateway, deleted.StatusCode);
+            Assert.Equal(4, backend.Connections);
         }
     }
 
