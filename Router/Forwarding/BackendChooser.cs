@@ -6,8 +6,9 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// <summary>
 /// Picks the backend of one attempt by the frontend's policy (<see cref="RouteBalancing"/>),
 /// among live backends not yet tried by this request. Without a policy, Hipache's choice:
-/// uniformly at random (hipache-compat 4.2). When every backend is marked dead, Safe mode
-/// chooses among all of them anyway (panic mode, Q19); Hipache mode finds none. A backend a
+/// uniformly at random (hipache-compat 4.2). When every backend is marked dead, or every live
+/// one was tried, Safe mode chooses among the marked ones too (panic mode, Q19); Hipache mode
+/// finds none. A backend a
 /// sticky-session cookie names comes first while it is a candidate.
 /// </summary>
 internal static class BackendChooser
@@ -22,13 +23,14 @@ internal static class BackendChooser
         }
 
         var ignoreDead = route.LiveCount == 0 && !hipacheMode;
-        var candidates = 0;
-        for (var i = 0; i < count; i++)
+        var candidates = Candidates(route, ignoreDead, tried, triedMany);
+        if (candidates == 0 && !ignoreDead && !hipacheMode)
         {
-            if (IsCandidate(route, i, ignoreDead, tried, triedMany))
-            {
-                candidates++;
-            }
+            // Safe mode: every live backend was tried and refused. A mark is a hint, not proof
+            // (its backend may be back; ejections last up to MaxEjectionTime): the marked ones
+            // get the remaining attempts before the 502 (Q19).
+            ignoreDead = true;
+            candidates = Candidates(route, ignoreDead, tried, triedMany);
         }
 
         if (candidates == 0)
@@ -69,6 +71,20 @@ internal static class BackendChooser
         {
             triedMany[index] = true;
         }
+    }
+
+    private static int Candidates(RouteEntry route, bool ignoreDead, ulong tried, bool[]? triedMany)
+    {
+        var candidates = 0;
+        for (var i = 0; i < route.Backends.Length; i++)
+        {
+            if (IsCandidate(route, i, ignoreDead, tried, triedMany))
+            {
+                candidates++;
+            }
+        }
+
+        return candidates;
     }
 
     private static bool IsCandidate(RouteEntry route, int index, bool ignoreDead, ulong tried, bool[]? triedMany) =>

@@ -37,8 +37,9 @@ internal sealed partial class DeadBackendReporter(
         // The batch is sent before MarkDeadAsync first yields; dropping the cached entry right
         // after it means the next lookup, queued behind the write on the same ordered connection,
         // already sees the mark (as Hipache's evicted LRU entry did).
-        marks.Record(key, index, backend.Href);
-        var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, health.NextEjection(backend.Href), checker.IsPassive);
+        var ttl = health.NextEjection(backend.Href);
+        marks.Record(key, index, backend.Href, ttl);
+        var write = store.MarkDeadAsync(key, backend.Href, index, route.Backends.Length, ttl, checker.IsPassive);
         cache.Demote(key);
         _ = ObserveAsync(write, backend.Href);
     }

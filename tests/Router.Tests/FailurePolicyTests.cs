@@ -187,6 +187,39 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTes
     }
 
     [Fact]
+    public async Task Q19_once_every_live_backend_refused_safe_mode_retries_on_a_marked_one_and_hipache_mode_answers_502()
+    {
+        foreach (var hipache in new[] { false, true })
+        {
+            var router = await RouterAsync(hipache);
+            var a = await BackendAsync("A");
+            var b = await BackendAsync("B");
+            var down = await TestBackend.StartAsync("down");
+            var downUrl = down.Url;
+            await down.DisposeAsync();
+            var db = Db;
+            // A and B were ejected earlier (and are back); the one backend left live is down.
+            await router.RpushAsync(db, "ejected.test", "ejected", a.Url, b.Url, downUrl);
+            await db.SetAddAsync(router.Prefix + "dead:ejected.test", ["0", "1"]);
+            await db.KeyExpireAsync(router.Prefix + "dead:ejected.test", TimeSpan.FromMinutes(1));
+
+            for (var i = 0; i < 5; i++)
+            {
+                var (status, body) = await router.GetTextAsync("ejected.test");
+                if (hipache)
+                {
+                    Assert.Equal(502, status);
+                }
+                else
+                {
+                    Assert.Equal(200, status);
+                    Assert.StartsWith("backend=", body, StringComparison.Ordinal);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task Q11_a_refused_connect_is_retried_with_the_body_intact_and_a_request_whose_body_was_sent_is_never_replayed()
     {
         var router = await RouterAsync(false, ("Router:RetryOnError", "3"));
