@@ -114,12 +114,13 @@ public sealed class RouterOptions
 
     /// <summary>
     /// How client connections (on IP listeners) and the native forwarder's backend connections do
-    /// their I/O: Kestrel's socket transport and .NET sockets (<see cref="IoEngineKind.Sockets"/>,
-    /// the default), or the router's readiness-first epoll loops (<see cref="IoEngineKind.Epoll"/>,
-    /// Linux only, opt-in: one loop thread per core, a receive made only when epoll said the
-    /// socket is readable, a request's client and backend events on one thread; bench/RESULTS.md).
+    /// their I/O: the router's readiness-first epoll loops (<see cref="IoEngineKind.Epoll"/>, the
+    /// default on Linux: one loop thread per core, a receive made only when epoll said the socket
+    /// is readable, a request's client and backend events on one thread; bench/RESULTS.md), or
+    /// Kestrel's socket transport and .NET sockets (<see cref="IoEngineKind.Sockets"/>, the
+    /// default elsewhere and the fallback).
     /// </summary>
-    public IoEngineKind IoEngine { get; set; } = IoEngineKind.Sockets;
+    public IoEngineKind IoEngine { get; set; } = OperatingSystem.IsLinux() ? IoEngineKind.Epoll : IoEngineKind.Sockets;
 
     /// <summary>Hipache's <c>server.maxSockets</c>: connections per backend (Q17).</summary>
     public int MaxSockets { get; set; } = 100;

@@ -18,7 +18,7 @@ public sealed partial class RouterProcess : IAsyncDisposable
     /// </summary>
     public const string ForwarderVariable = "HIPACHE_TEST_FORWARDER";
 
-    /// <summary>The I/O engine of every router in a test run (<c>Sockets</c>, the default, or <c>Epoll</c>); <c>.ci/run</c> runs Router.Tests once on each.</summary>
+    /// <summary>The I/O engine of every router in a test run (<c>Epoll</c>, the default on Linux, or <c>Sockets</c>); <c>.ci/run</c> runs Router.Tests once on each.</summary>
     public const string IoEngineVariable = "HIPACHE_TEST_IO_ENGINE";
 
     private readonly Process _process;
