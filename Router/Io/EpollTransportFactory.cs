@@ -124,7 +124,7 @@ internal sealed class EpollTransportFactory(EpollLoops loops, IMemoryPoolFactory
                 if (fd < 0)
                 {
                     var error = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    if (error == Libc.ErrInterrupted || error == 103 /* ECONNABORTED */)
+                    if (error == Libc.ErrInterrupted || error == Libc.ErrConnectionAborted)
                     {
                         continue;
                     }

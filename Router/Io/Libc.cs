@@ -18,6 +18,7 @@ internal static unsafe partial class Libc
     public const int MsgNoSignal = 0x4000;
     public const int ErrInterrupted = 4;
     public const int ErrAgain = 11;
+    public const int ErrConnectionAborted = 103;
     public const int IpProtoTcp = 6;
     public const int TcpNoDelay = 1;
 
