@@ -142,13 +142,23 @@ internal sealed partial class RouteChangeListener(
         // Record which URL the mark is about before the entry is re-read (Q13).
         if (marks.RecordMessage(message) is { } key)
         {
-            cache.Invalidate(key);
+            cache.Demote(key);
         }
     }
 
     private void OnKeyspace(string redisKey)
     {
-        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.DeadKeyOf(redisKey) ?? connections.Keys.BalancingKeyOf(redisKey);
+        if (connections.Keys.DeadKeyOf(redisKey) is { } deadKey)
+        {
+            // A dead set changed: the route itself did not. It is read again, and the cached copy
+            // stays for stale-if-error: removing it turned this router's own marks (each one is
+            // heard back here and on the dead channel) into 503 for the whole host whenever Redis
+            // stalled past OperationTimeout right after (FaultsUnderLoadTests, a loaded CI run).
+            cache.Demote(deadKey);
+            return;
+        }
+
+        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.BalancingKeyOf(redisKey);
         if (key is not null)
         {
             cache.Invalidate(key);

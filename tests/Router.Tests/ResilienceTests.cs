@@ -99,6 +99,39 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task Q20_a_dead_mark_heard_just_before_redis_stalls_leaves_the_host_served_from_its_cached_copy()
+    {
+        // Found by a loaded CI run (FaultsUnderLoadTests): a dead mark's keyspace notification and
+        // dead message dropped the host's cached route, so when Redis stalled past
+        // OperationTimeout right after, the whole host answered 503 although its route was known.
+        await using var redis = await TestRedis.StartAsync();
+        Assert.SkipUnless(redis.SupportsKeyspaceNotifications, "CLIENT PAUSE and keyspace notifications: redis-server only");
+        await using var a = await TestBackend.StartAsync("A");
+        await using var b = await TestBackend.StartAsync("B");
+        await using var router = await RunningRouter.StartAsync(redis, new Dictionary<string, string?>
+        {
+            ["RouteStore:OperationTimeout"] = "00:00:00.500",
+        });
+        await using var connection = await redis.ConnectAsync();
+        var db = connection.GetDatabase();
+        await router.RpushAsync(db, "stall.test", "stall", a.Url, b.Url);
+        Assert.Equal(200, (await router.GetTextAsync("stall.test")).Status);
+
+        // Another router marks A dead (the set, its notification and the dead message), and Redis
+        // stops answering at once for 3 s: the re-read the mark triggers cannot complete.
+        var batch = db.CreateBatch();
+        var marked = batch.SetAddAsync(router.Prefix + "dead:stall.test", 0);
+        var published = batch.PublishAsync(StackExchange.Redis.RedisChannel.Literal("dead"), $"stall.test;{a.Url}/;0;2");
+        var paused = batch.ExecuteAsync("CLIENT", "PAUSE", 3000);
+        batch.Execute();
+        await Task.WhenAll(marked, published, paused);
+
+        var (status, body) = await router.GetTextAsync("stall.test");
+        Assert.Equal(200, status);
+        Assert.StartsWith("backend=", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Q20_a_backend_dying_while_redis_is_down_leaves_its_live_neighbours_serving()
     {
         // Found by bench/soak.sh: the dead mark dropped the cached route, the re-read failed
