@@ -21,8 +21,9 @@ internal readonly record struct LookupResult(LookupStatus Status, RouteEntry? Ro
 /// allocating; a miss reads every candidate that is not fresh in one pipelined round trip, shared
 /// with concurrent misses of the same keys.
 /// <para>
-/// Freshness: a change message, keyspace notification or dead message drops the key's slot and
-/// reads it again at once (the next request finds it fresh); the lifetime is only the safety net,
+/// Freshness: a change message or a keyspace notification of a route drops the key's slot and
+/// reads it again at once (the next request finds it fresh); a dead-set change (its notification,
+/// a dead message) reads it again too but keeps the slot as the stale-if-error copy; the lifetime is only the safety net,
 /// Router:RouteCachePushTtl while <see cref="ChangeFeed"/> knows every change reaches the router,
 /// Router:RouteCacheTtl otherwise, and a slot that is hit is refreshed in the background from half
 /// its lifetime on (in batches), so a hot host never waits for Redis; a refresh that finds nothing
