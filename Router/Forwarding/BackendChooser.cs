@@ -8,8 +8,7 @@ namespace Hipache.Aspire.Router.Forwarding;
 /// among live backends not yet tried by this request. Without a policy, Hipache's choice:
 /// uniformly at random (hipache-compat 4.2). When every backend is marked dead, or every live
 /// one was tried, Safe mode chooses among the marked ones too (panic mode, Q19); Hipache mode
-/// finds none. A backend a
-/// sticky-session cookie names comes first while it is a candidate.
+/// finds none. A backend a sticky-session cookie names comes first while it is a candidate.
 /// </summary>
 internal static class BackendChooser
 {
