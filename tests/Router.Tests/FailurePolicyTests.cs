@@ -23,6 +23,27 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTes
 
     private Task<StackExchange.Redis.RedisValue[]> DeadSet(RunningRouter router, string key) => Db.SetMembersAsync(router.Prefix + "dead:" + key);
 
+    /// <summary>Marks positions of <paramref name="key"/> dead the Hipache way (another router or a checker), for a minute.</summary>
+    private async Task MarkDeadAsync(RunningRouter router, string key, params StackExchange.Redis.RedisValue[] indexes)
+    {
+        await Db.SetAddAsync(router.Prefix + "dead:" + key, indexes);
+        await Db.KeyExpireAsync(router.Prefix + "dead:" + key, TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>Q19: Safe mode serves from a backend marked dead; Hipache mode answers 502.</summary>
+    private static void AssertPanicAnswer(bool hipache, (int Status, string Body) answer)
+    {
+        if (hipache)
+        {
+            Assert.Equal(502, answer.Status);
+        }
+        else
+        {
+            Assert.Equal(200, answer.Status);
+            Assert.StartsWith("backend=", answer.Body, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task C10_Q3_a_501_is_relayed_and_ejects_only_in_hipache_mode()
     {
@@ -128,8 +149,7 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTes
         await router.RpushAsync(db, "q13.test", "q13", first.Url, stoppedUrl, live.Url);
 
         // Another router (or a checker) marks index 1, the stopped backend, the Hipache way.
-        await db.SetAddAsync(router.Prefix + "dead:q13.test", 1);
-        await db.KeyExpireAsync(router.Prefix + "dead:q13.test", TimeSpan.FromMinutes(1));
+        await MarkDeadAsync(router, "q13.test", 1);
         await Redis.GetSubscriber().PublishAsync(StackExchange.Redis.RedisChannel.Literal("dead"), $"q13.test;{stoppedUrl}/;1;3");
 
         // Then a script removes the first backend with plain LREM: index 1 now means "live".
@@ -168,21 +188,10 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTes
             var router = await RouterAsync(hipache);
             var a = await BackendAsync("A");
             var b = await BackendAsync("B");
-            var db = Db;
-            await router.RpushAsync(db, "panic.test", "panic", a.Url, b.Url);
-            await db.SetAddAsync(router.Prefix + "dead:panic.test", ["0", "1"]);
-            await db.KeyExpireAsync(router.Prefix + "dead:panic.test", TimeSpan.FromMinutes(1));
+            await router.RpushAsync(Db, "panic.test", "panic", a.Url, b.Url);
+            await MarkDeadAsync(router, "panic.test", 0, 1);
 
-            var (status, body) = await router.GetTextAsync("panic.test");
-            if (hipache)
-            {
-                Assert.Equal(502, status);
-            }
-            else
-            {
-                Assert.Equal(200, status);
-                Assert.StartsWith("backend=", body, StringComparison.Ordinal);
-            }
+            AssertPanicAnswer(hipache, await router.GetTextAsync("panic.test"));
         }
     }
 
@@ -197,24 +206,13 @@ public sealed class FailurePolicyTests(RedisFixture fixture) : RouterScenarioTes
             var down = await TestBackend.StartAsync("down");
             var downUrl = down.Url;
             await down.DisposeAsync();
-            var db = Db;
             // A and B were ejected earlier (and are back); the one backend left live is down.
-            await router.RpushAsync(db, "ejected.test", "ejected", a.Url, b.Url, downUrl);
-            await db.SetAddAsync(router.Prefix + "dead:ejected.test", ["0", "1"]);
-            await db.KeyExpireAsync(router.Prefix + "dead:ejected.test", TimeSpan.FromMinutes(1));
+            await router.RpushAsync(Db, "ejected.test", "ejected", a.Url, b.Url, downUrl);
+            await MarkDeadAsync(router, "ejected.test", 0, 1);
 
             for (var i = 0; i < 5; i++)
             {
-                var (status, body) = await router.GetTextAsync("ejected.test");
-                if (hipache)
-                {
-                    Assert.Equal(502, status);
-                }
-                else
-                {
-                    Assert.Equal(200, status);
-                    Assert.StartsWith("backend=", body, StringComparison.Ordinal);
-                }
+                AssertPanicAnswer(hipache, await router.GetTextAsync("ejected.test"));
             }
         }
     }
