@@ -9,8 +9,9 @@ namespace Hipache.Aspire.RouteStore;
 /// </summary>
 public sealed class RedisConnections : IAsyncDisposable
 {
-    private RedisConnections(ConnectionMultiplexer read, ConnectionMultiplexer write, int readDatabase, int writeDatabase, RouteKeys keys, string description, RouteStoreOptions options)
+    private RedisConnections(ConfigurationOptions readOptions, ConnectionMultiplexer read, ConnectionMultiplexer write, int readDatabase, int writeDatabase, RouteKeys keys, string description, RouteStoreOptions options)
     {
+        ReadOptions = readOptions;
         ReadFromReplicas = options.ReadFromReplicas;
         ReplicaLagBound = options.ReplicaLagBound;
         ReadMultiplexer = read;
@@ -21,6 +22,12 @@ public sealed class RedisConnections : IAsyncDisposable
         Keys = keys;
         Description = description;
     }
+
+    /// <summary>
+    /// What the read connection was made from (credentials included): for a connection of the
+    /// router's own to the same server, never to be logged.
+    /// </summary>
+    public ConfigurationOptions ReadOptions { get; }
 
     public ConnectionMultiplexer ReadMultiplexer { get; }
 
@@ -76,12 +83,13 @@ public sealed class RedisConnections : IAsyncDisposable
         var writeEndpoint = urls.Length > 1 ? StoreEndpoint.Parse(urls[^1]) : readEndpoint;
         var keys = new RouteKeys(options.KeyPrefix ?? readEndpoint.Prefix);
 
-        var read = ConnectionMultiplexer.Connect(Prepare(readEndpoint.Options, options), connectLog);
+        var readOptions = Prepare(readEndpoint.Options, options);
+        var read = ConnectionMultiplexer.Connect(readOptions, connectLog);
         var write = ReferenceEquals(writeEndpoint, readEndpoint) ? read : ConnectionMultiplexer.Connect(Prepare(writeEndpoint.Options, options), connectLog);
         var description = urls.Length > 1
             ? $"read {StoreEndpoint.Redact(urls[0])}, write {StoreEndpoint.Redact(urls[^1])}"
             : StoreEndpoint.Redact(urls[0]);
-        return new RedisConnections(read, write, readEndpoint.Database, writeEndpoint.Database, keys, description, options);
+        return new RedisConnections(readOptions.Clone(), read, write, readEndpoint.Database, writeEndpoint.Database, keys, description, options);
     }
 
     private static ConfigurationOptions Prepare(ConfigurationOptions source, RouteStoreOptions options)

@@ -58,8 +58,11 @@ public static class RouterApplication
         builder.Services.AddSingleton<BackendHealth>();
         builder.Services.AddSingleton<CheckerHeartbeatMonitor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CheckerHeartbeatMonitor>());
+        builder.Services.AddSingleton<KeyspaceChanges>();
         builder.Services.AddSingleton<RouteChangeListener>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RouteChangeListener>());
+        builder.Services.AddSingleton<DirectKeyspaceSubscriber>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DirectKeyspaceSubscriber>());
         builder.Services.AddHostedService<ChangeFeedProbe>();
         builder.Services.AddHealthChecks().AddCheck<RouteCacheHealthCheck>("route-cache", tags: ["ready"]);
         builder.Services.AddHostedService<StoreIdentityWatcher>();

@@ -122,6 +122,15 @@ public sealed class RouterOptions
     /// </summary>
     public IoEngineKind IoEngine { get; set; } = OperatingSystem.IsLinux() ? IoEngineKind.Epoll : IoEngineKind.Sockets;
 
+    /// <summary>
+    /// On the epoll engine, receive the route keys' keyspace notifications (plain redis-cli
+    /// writes) on a connection of the router's own, applied on its event loop with no thread hop
+    /// (<see cref="Routing.DirectKeyspaceSubscriber"/>), instead of through the Redis library's
+    /// subscription. For one plain Redis server; TLS, Sentinel, Cluster and replica reads keep the
+    /// library's. False: always the library's.
+    /// </summary>
+    public bool DirectKeyspaceSubscription { get; set; } = true;
+
     /// <summary>Hipache's <c>server.maxSockets</c>: connections per backend (Q17).</summary>
     public int MaxSockets { get; set; } = 100;
 

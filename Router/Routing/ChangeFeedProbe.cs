@@ -10,7 +10,8 @@ namespace Hipache.Aspire.Router.Routing;
 /// Finds out, instead of assuming, whether every change reaches this router: every
 /// Router:StoreCheckInterval it rewrites its own probe key through the write connection and waits
 /// (one interval, at least 2 s) for that write's keyspace notification on the read connection's subscription,
-/// the one the change channel and the frontend/dead notifications arrive on. Heard: push mode
+/// the one the change channel and the frontend/dead notifications arrive on (and, while it applies them,
+/// on <see cref="DirectKeyspaceSubscriber"/>'s connection too). Heard: push mode
 /// (<see cref="ChangeFeed"/>), cached routes live Router:RouteCachePushTtl. Not heard (keyspace
 /// notifications off, as on Garnet or a managed Redis without CONFIG; a stalled subscription),
 /// Redis unreachable, or the subscription connection dropped: poll mode, Router:RouteCacheTtl.
@@ -19,6 +20,7 @@ internal sealed partial class ChangeFeedProbe(
     RedisConnections connections,
     ChangeFeed feed,
     RouteChangeListener listener,
+    DirectKeyspaceSubscriber direct,
     IOptions<RouterOptions> options,
     ILogger<ChangeFeedProbe> logger) : BackgroundService
 {
@@ -29,6 +31,7 @@ internal sealed partial class ChangeFeedProbe(
 
     private readonly string _probeKey = connections.Keys.Probe($"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}");
     private TaskCompletionSource? _pending;
+    private TaskCompletionSource? _pendingDirect;
     private long _sequence;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -42,6 +45,7 @@ internal sealed partial class ChangeFeedProbe(
         {
             // Push needs the change channel too: start probing once the listener has subscribed.
             await listener.Subscribed.WaitAsync(stoppingToken).ConfigureAwait(false);
+            direct.WatchProbe(_probeKey, () => Volatile.Read(ref _pendingDirect)?.TrySetResult());
             // Routed to the node that holds the probe key (Redis Cluster: notifications are node-local).
             var channel = RedisChannel.KeySpaceSingleKey(_probeKey, connections.ReadDatabaseNumber);
             var subscribed = false;
@@ -86,7 +90,11 @@ internal sealed partial class ChangeFeedProbe(
         }
 
         var heard = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // While the direct subscription applies the notifications, it is the one that must hear the
+        // probe too: the library's then only stands by.
+        var heardDirect = direct.IsActive ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
         Volatile.Write(ref _pending, heard);
+        Volatile.Write(ref _pendingDirect, heardDirect);
         var sentAt = Environment.TickCount64;
         var value = Interlocked.Increment(ref _sequence).ToString(CultureInfo.InvariantCulture);
 
@@ -98,17 +106,22 @@ internal sealed partial class ChangeFeedProbe(
         batch.Execute();
         await Task.WhenAll(push, trim, expire).WaitAsync(wait, stoppingToken).ConfigureAwait(false);
 
-        var came = await Task.WhenAny(heard.Task, Task.Delay(wait, stoppingToken)).ConfigureAwait(false) == heard.Task;
-        if (came)
-        {
-            if (feed.Confirm(sentAt))
-            {
-                LogPush(logger, options.Value.RouteCachePushTtl);
-            }
-        }
-        else
+        var both = heardDirect is null ? heard.Task : Task.WhenAll(heard.Task, heardDirect.Task);
+        await Task.WhenAny(both, Task.Delay(wait, stoppingToken)).ConfigureAwait(false);
+        stoppingToken.ThrowIfCancellationRequested();
+        if (!heard.Task.IsCompleted)
         {
             Lose($"the probe's keyspace notification did not arrive within {wait} (notify-keyspace-events off or unsupported?)");
+        }
+        else if (heardDirect is { Task.IsCompleted: false } && direct.IsActive)
+        {
+            // Heard by the library and not on the direct connection, which stays up: it is stuck.
+            Lose($"the probe's keyspace notification did not arrive on the direct subscription within {wait}");
+            direct.Restart("its probe's notification did not arrive");
+        }
+        else if (feed.Confirm(sentAt))
+        {
+            LogPush(logger, options.Value.RouteCachePushTtl);
         }
     }
 

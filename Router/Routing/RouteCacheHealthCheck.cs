@@ -9,7 +9,7 @@ namespace Hipache.Aspire.Router.Routing;
 /// (poll is what a store without keyspace notifications offers), so that operators can see the
 /// staleness bound that applies without reading logs.
 /// </summary>
-internal sealed class RouteCacheHealthCheck(ChangeFeed feed, RouteCache cache, IOptions<RouterOptions> options) : IHealthCheck
+internal sealed class RouteCacheHealthCheck(ChangeFeed feed, RouteCache cache, DirectKeyspaceSubscriber direct, IOptions<RouterOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -25,6 +25,7 @@ internal sealed class RouteCacheHealthCheck(ChangeFeed feed, RouteCache cache, I
             ["reason"] = reason,
             ["sinceSeconds"] = Math.Round((Environment.TickCount64 - changedAt) / 1000.0, 1),
             ["entryLifetime"] = lifetime.ToString(),
+            ["directKeyspace"] = direct.Status,
             ["found"] = cache.FoundCount,
             ["notFound"] = cache.NotFoundCount,
         };

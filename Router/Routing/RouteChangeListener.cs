@@ -15,6 +15,7 @@ internal sealed partial class RouteChangeListener(
     RedisConnections connections,
     RouteCache cache,
     DeadMarkBook marks,
+    KeyspaceChanges keyspace,
     RouterInstance instance,
     Tls.CertificateSelector certificates,
     ILogger<RouteChangeListener> logger) : BackgroundService
@@ -97,11 +98,11 @@ internal sealed partial class RouteChangeListener(
         var database = connections.ReadDatabaseNumber;
         var keyspacePrefix = $"__keyspace@{database}__:";
         var cluster = await connections.IsClusterAsync().ConfigureAwait(false);
-        foreach (var keyPrefix in new[] { keys.FrontendKeyPrefix, keys.DeadKeyPrefix, keys.BalancingKeyPrefix })
+        foreach (var keyPrefix in keyspace.KeyPrefixes)
         {
-            var pattern = EscapeGlob(keyPrefix) + "*";
+            var pattern = KeyspaceChanges.PrefixPattern(keyPrefix);
             var channel = cluster ? RedisChannel.KeySpacePattern(pattern, database) : RedisChannel.Pattern(keyspacePrefix + pattern);
-            await subscriber.SubscribeAsync(channel, (channel, _) => OnKeyspace(channel.ToString()[keyspacePrefix.Length..])).ConfigureAwait(false);
+            await subscriber.SubscribeAsync(channel, (channel, keyEvent) => keyspace.FromLibrary(channel.ToString()[keyspacePrefix.Length..], keyEvent.ToString())).ConfigureAwait(false);
         }
     }
 
@@ -146,25 +147,6 @@ internal sealed partial class RouteChangeListener(
         }
     }
 
-    private void OnKeyspace(string redisKey)
-    {
-        if (connections.Keys.DeadKeyOf(redisKey) is { } deadKey)
-        {
-            // A dead set changed: the route itself did not. It is read again, and the cached copy
-            // stays for stale-if-error: removing it turned this router's own marks (each one is
-            // heard back here and on the dead channel) into 503 for the whole host whenever Redis
-            // stalled past OperationTimeout right after (FaultsUnderLoadTests, a loaded CI run).
-            cache.Demote(deadKey);
-            return;
-        }
-
-        var key = connections.Keys.FrontendKeyOf(redisKey) ?? connections.Keys.BalancingKeyOf(redisKey);
-        if (key is not null)
-        {
-            cache.Invalidate(key);
-        }
-    }
-
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         // Changes published while we were away are lost to us: read every route and certificate again.
@@ -201,22 +183,6 @@ internal sealed partial class RouteChangeListener(
     }
 
     private static string Format(System.Net.EndPoint endpoint) => endpoint.ToString() ?? "?";
-
-    private static string EscapeGlob(string literal)
-    {
-        var builder = new System.Text.StringBuilder(literal.Length);
-        foreach (var c in literal)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\')
-            {
-                builder.Append('\\');
-            }
-
-            builder.Append(c);
-        }
-
-        return builder.ToString();
-    }
 
     [LoggerMessage(EventId = 34, Level = LogLevel.Warning, Message = "Could not subscribe to route changes yet ({Reason}); retrying")]
     private static partial void LogSubscribeFailed(ILogger logger, string reason);
