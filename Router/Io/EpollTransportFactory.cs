@@ -61,8 +61,19 @@ internal sealed class EpollTransportFactory(EpollLoops loops, IMemoryPoolFactory
                 _listener.DualMode = true;
             }
 
-            _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            _listener.Bind(endPoint);
+            Libc.ReuseAddressOnly((int)_listener.Handle);
+            try
+            {
+                _listener.Bind(endPoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // Kestrel's own words for it ("Failed to bind to address ...: address already in use"),
+                // and its fallback from "localhost" to the address family that is free.
+                _listener.Dispose();
+                throw new Microsoft.AspNetCore.Connections.AddressInUseException(ex.Message, ex);
+            }
+
             _listener.Listen(4096);
             _listener.Blocking = false;
             EndPoint = _listener.LocalEndPoint!;

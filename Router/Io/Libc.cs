@@ -20,6 +20,8 @@ internal static unsafe partial class Libc
     public const int ErrAgain = 11;
     public const int ErrConnectionAborted = 103;
     public const int IpProtoTcp = 6;
+    public const int SolSocket = 1;
+    public const int SoReuseAddr = 2;
     public const int TcpNoDelay = 1;
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
@@ -67,6 +69,20 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     public static partial int SetSockOpt(int fd, int level, int name, ref int value, int length);
+
+    /// <summary>
+    /// SO_REUSEADDR alone: a restarted router binds past connections still in TIME_WAIT. Not
+    /// .NET's ReuseAddress, which on Linux sets SO_REUSEPORT as well: a second router started on
+    /// the same port then bound beside the first and silently took half its connections.
+    /// </summary>
+    public static void ReuseAddressOnly(int fd)
+    {
+        var one = 1;
+        if (SetSockOpt(fd, SolSocket, SoReuseAddr, ref one, sizeof(int)) != 0)
+        {
+            throw Errno.ToSocketException(Marshal.GetLastPInvokeError());
+        }
+    }
 
     public static void NoDelay(int fd)
     {

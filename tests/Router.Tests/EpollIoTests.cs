@@ -240,6 +240,22 @@ public sealed class EpollIoTests : IDisposable
         Assert.Contains("Router:IoEngine must be Sockets or Epoll (is 7)", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_second_router_on_a_port_in_use_fails_to_start_instead_of_sharing_the_port()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "epoll is Linux's");
+        await using var redis = await TestRedis.StartAsync();
+        await using var first = await RunningRouter.StartAsync(redis, new Dictionary<string, string?> { ["Router:IoEngine"] = "Epoll" });
+        // SO_REUSEPORT (what .NET's ReuseAddress also sets on Linux) let this one bind beside the
+        // first and take half of its new connections, with no error anywhere.
+        var error = await Assert.ThrowsAsync<IOException>(() => RunningRouter.StartAsync(redis, new Dictionary<string, string?>
+        {
+            ["Router:IoEngine"] = "Epoll",
+            ["Router:Urls:0"] = $"http://127.0.0.1:{first.Port}",
+        }));
+        Assert.Contains("address already in use", error.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>A listener on an ephemeral loopback port, a client connected to it and the accepted connection.</summary>
     private async Task<(IConnectionListener Listener, Socket Client, ConnectionContext Connection)> ConnectedAsync(int? receiveBufferSize, CancellationToken cancellationToken)
     {
