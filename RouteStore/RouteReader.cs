@@ -64,8 +64,19 @@ public sealed class RouteReader(RedisConnections connections)
             batch.Execute();
         }
 
-        await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await Task.WhenAll(balancing).WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(replies).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(balancing).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The library fails a command written while its connection is being torn down with
+            // "Writing is not allowed after writer was completed" (bench/soak.sh, at a Redis kill):
+            // a lost connection like any other, so that callers serve their stale copy.
+            throw new RedisConnectionException(ConnectionFailureType.SocketClosed, ex.Message, ex);
+        }
+
         var reads = new FrontendRead[keys.Count];
         for (var i = 0; i < keys.Count; i++)
         {

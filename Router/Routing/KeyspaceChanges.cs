@@ -50,8 +50,13 @@ internal sealed class KeyspaceChanges(RedisConnections connections, RouteCache c
         }
 
         _direct = false;
-        // What the direct connection lost was skipped on the library's.
-        cache.InvalidateAll();
+        // What the direct connection lost was skipped on the library's: every route is read again.
+        // Unless the library's connection is down too (Redis is): it reads everything again when
+        // it is back, and doing so now would only send every request to a Redis that is not there.
+        if (connections.ReadMultiplexer.IsConnected)
+        {
+            cache.InvalidateAll();
+        }
     }
 
     /// <summary>A glob pattern that matches exactly the keys starting with <paramref name="literal"/>.</summary>
