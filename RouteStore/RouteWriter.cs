@@ -295,26 +295,28 @@ public sealed class RouteWriter(RedisConnections connections)
     // Hipache re-issues EXPIRE on the whole dead set at every mark (all members expire together).
     // Ejections of different lengths share the key, so a mark only ever lengthens the TTL: a short
     // one must not cut a longer ejection of another member short. Equal TTLs: Hipache's behaviour.
-    private const string ExtendTtlScript = """
+    // One script with the SADD: no reader ever sees the set without its TTL, and a connection lost
+    // between two commands cannot leave a mark that never expires.
+    private const string MarkDeadScript = """
+        redis.call('SADD', KEYS[1], ARGV[2])
         local remaining = redis.call('PTTL', KEYS[1])
         if remaining < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
         return remaining
         """;
 
     /// <summary>
-    /// Hipache's dead mark (hipache-compat 2.5, 2.7): SADD + a TTL that only ever lengthens (ExtendTtlScript) on <c>dead:&lt;key&gt;</c> (only in
+    /// Hipache's dead mark (hipache-compat 2.5, 2.7): SADD + a TTL that only ever lengthens (MarkDeadScript, atomic) on <c>dead:&lt;key&gt;</c> (only in
     /// passive mode, i.e. when no active checker is alive), then PUBLISH on <c>dead</c>.
     /// </summary>
     public async Task MarkDeadAsync(string deadKey, string backendHref, int index, int backendCount, TimeSpan ttl, bool writeDeadSet)
     {
         var message = string.Create(CultureInfo.InvariantCulture, $"{deadKey};{backendHref};{index};{backendCount}");
         var batch = connections.Write.CreateBatch();
-        var tasks = new List<Task>(3);
+        var tasks = new List<Task>(2);
         if (writeDeadSet)
         {
             var key = connections.Keys.Dead(deadKey);
-            tasks.Add(batch.SetAddAsync(key, index));
-            tasks.Add(batch.ScriptEvaluateAsync(ExtendTtlScript, [key], [(long)ttl.TotalMilliseconds]));
+            tasks.Add(batch.ScriptEvaluateAsync(MarkDeadScript, [key], [(long)ttl.TotalMilliseconds, index]));
         }
 
         tasks.Add(batch.PublishAsync(RedisChannel.Literal(RouteKeys.DeadChannel), message));
