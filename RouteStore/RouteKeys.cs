@@ -147,4 +147,21 @@ public sealed class RouteKeys
     /// <summary>The frontend key of a full dead-set key, or null when it is not one.</summary>
     public string? DeadKeyOf(string redisKey) =>
         redisKey.StartsWith(DeadKeyPrefix, StringComparison.Ordinal) ? redisKey[DeadKeyPrefix.Length..] : null;
+
+    /// <summary>A literal for Redis glob patterns: the key prefix is configuration and may hold <c>*?[]\</c>.</summary>
+    public static string EscapeGlob(string literal)
+    {
+        var escaped = new System.Text.StringBuilder(literal.Length + 4);
+        foreach (var c in literal)
+        {
+            if (c is '*' or '?' or '[' or ']' or '\\')
+            {
+                escaped.Append('\\');
+            }
+
+            escaped.Append(c);
+        }
+
+        return escaped.ToString();
+    }
 }

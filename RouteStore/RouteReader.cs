@@ -119,7 +119,7 @@ public sealed class RouteReader(RedisConnections connections)
     {
         ArgumentException.ThrowIfNullOrEmpty(match);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        var pattern = EscapeGlob(connections.Keys.FrontendKeyPrefix) + match;
+        var pattern = RouteKeys.EscapeGlob(connections.Keys.FrontendKeyPrefix) + match;
         var keys = new List<string>(limit);
         var cursor = from.Cursor;
         var after = from.After;
@@ -184,23 +184,6 @@ public sealed class RouteReader(RedisConnections connections)
         }
 
         return [.. servers.Where(s => s.ServerType == ServerType.Cluster && !s.IsReplica).OrderBy(s => s.EndPoint.ToString(), StringComparer.Ordinal)];
-    }
-
-    /// <summary>A literal for Redis glob patterns: the key prefix is configuration and may hold <c>*?[]\</c>.</summary>
-    private static string EscapeGlob(string literal)
-    {
-        var escaped = new System.Text.StringBuilder(literal.Length + 4);
-        foreach (var c in literal)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\')
-            {
-                escaped.Append('\\');
-            }
-
-            escaped.Append(c);
-        }
-
-        return escaped.ToString();
     }
 
     /// <summary>Reads one frontend list and its <see cref="FrontendTag"/>, or null when the key is missing or empty.</summary>

@@ -60,21 +60,7 @@ internal sealed class KeyspaceChanges(RedisConnections connections, RouteCache c
     }
 
     /// <summary>A glob pattern that matches exactly the keys starting with <paramref name="literal"/>.</summary>
-    public static string PrefixPattern(string literal)
-    {
-        var builder = new System.Text.StringBuilder(literal.Length + 1);
-        foreach (var c in literal)
-        {
-            if (c is '*' or '?' or '[' or ']' or '\\')
-            {
-                builder.Append('\\');
-            }
-
-            builder.Append(c);
-        }
-
-        return builder.Append('*').ToString();
-    }
+    public static string PrefixPattern(string literal) => RouteKeys.EscapeGlob(literal) + "*";
 
     private void Apply(string redisKey, ReadOnlySpan<char> keyEvent)
     {
