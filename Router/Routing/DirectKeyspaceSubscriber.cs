@@ -32,7 +32,6 @@ internal sealed partial class DirectKeyspaceSubscriber(
     private const int MaxBuffer = 1024 * 1024;
     private const string ClientName = "hipache-aspire-keyspace";
 
-    private readonly string _keyspacePrefix = $"__keyspace@{connections.ReadDatabaseNumber}__:";
     private volatile string _status = "starting";
     private volatile CancellationTokenSource? _connection;
     private volatile string? _probeKey;
@@ -241,7 +240,7 @@ internal sealed partial class DirectKeyspaceSubscriber(
 
         commands.Add(["CLIENT", "SETNAME", ClientName]);
         string[] prefixes = [.. changes.KeyPrefixes, connections.Keys.ProbeKeyPrefix];
-        commands.Add(["PSUBSCRIBE", .. prefixes.Select(prefix => _keyspacePrefix + KeyspaceChanges.PrefixPattern(prefix))]);
+        commands.Add(["PSUBSCRIBE", .. prefixes.Select(prefix => changes.ChannelPrefix + KeyspaceChanges.PrefixPattern(prefix))]);
         okReplies = commands.Count - 1;
         confirmations = prefixes.Length;
 
@@ -260,12 +259,12 @@ internal sealed partial class DirectKeyspaceSubscriber(
 
     private void OnNotification(ReadOnlySpan<byte> channel, ReadOnlySpan<byte> keyEvent)
     {
-        if (channel.Length <= _keyspacePrefix.Length)
+        if (channel.Length <= changes.ChannelPrefix.Length)
         {
             return;
         }
 
-        var redisKey = Encoding.UTF8.GetString(channel[_keyspacePrefix.Length..]);
+        var redisKey = Encoding.UTF8.GetString(channel[changes.ChannelPrefix.Length..]);
         if (redisKey == _probeKey)
         {
             _probeHeard?.Invoke();

@@ -17,6 +17,9 @@ internal sealed class KeyspaceChanges(RedisConnections connections, RouteCache c
     /// <summary>The key prefixes whose notifications matter: frontends, their dead sets and balancing settings.</summary>
     public string[] KeyPrefixes { get; } = [connections.Keys.FrontendKeyPrefix, connections.Keys.DeadKeyPrefix, connections.Keys.BalancingKeyPrefix];
 
+    /// <summary>What every keyspace notification channel of the read database starts with; the key follows it.</summary>
+    public string ChannelPrefix { get; } = $"__keyspace@{connections.ReadDatabaseNumber}__:";
+
     /// <summary>Whether the direct subscription is the one applied.</summary>
     public bool DirectActive => _direct;
 

@@ -96,7 +96,7 @@ internal sealed partial class RouteChangeListener(
         // server: the library re-subscribes those after a reconnect, which was not seen to happen
         // for multi-node channels after a restart of a single server (FaultsUnderLoadTests).
         var database = connections.ReadDatabaseNumber;
-        var keyspacePrefix = $"__keyspace@{database}__:";
+        var keyspacePrefix = keyspace.ChannelPrefix;
         var cluster = await connections.IsClusterAsync().ConfigureAwait(false);
         foreach (var keyPrefix in keyspace.KeyPrefixes)
         {
