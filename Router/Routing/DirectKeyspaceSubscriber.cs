@@ -57,7 +57,14 @@ internal sealed partial class DirectKeyspaceSubscriber(
         if (_connection is { } connection)
         {
             LogRestarting(logger, reason);
-            connection.Cancel();
+            try
+            {
+                connection.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That connection ended (and its token was disposed) since it was looked up: nothing to restart.
+            }
         }
     }
 
